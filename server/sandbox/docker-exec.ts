@@ -1,0 +1,104 @@
+/**
+ * Runs one command in a container and collects its output with limits. Timeouts are
+ * enforced inside the container with coreutils `timeout` (Docker has no API to kill
+ * an exec), with a host-side watchdog in case the engine itself hangs.
+ */
+import type Docker from 'dockerode';
+import type { ExecOptions, ExecResult } from './driver.js';
+import { DockerStreamDemuxer } from './docker-stream.js';
+
+const DEFAULT_TIMEOUT_MS = 30_000;
+const DEFAULT_MAX_OUTPUT = 1024 * 1024;
+const WATCHDOG_GRACE_MS = 5_000;
+/** `timeout` exits with 124 when it had to stop the command. */
+const TIMEOUT_EXIT = 124;
+
+class BoundedText {
+  private chunks: Buffer[] = [];
+  private size = 0;
+  truncated = false;
+  constructor(private readonly limit: number) {}
+  push(data: Buffer): void {
+    const room = this.limit - this.size;
+    if (room <= 0) {
+      this.truncated = true;
+      return;
+    }
+    const part = data.length > room ? data.subarray(0, room) : data;
+    if (part.length < data.length) this.truncated = true;
+    this.chunks.push(Buffer.from(part));
+    this.size += part.length;
+  }
+  text(): string {
+    return Buffer.concat(this.chunks, this.size).toString('utf8');
+  }
+}
+
+export async function runDockerExec(
+  container: Docker.Container,
+  cmd: string[],
+  options: Omit<ExecOptions, 'user'> & { user: string; cwd: string },
+): Promise<ExecResult> {
+  const timeoutMs = options.timeoutMs ?? DEFAULT_TIMEOUT_MS;
+  const limit = options.maxOutputBytes ?? DEFAULT_MAX_OUTPUT;
+  const seconds = Math.max(1, Math.ceil(timeoutMs / 1000));
+  const exec = await container.exec({
+    Cmd: ['timeout', '-k', '2', `${seconds}s`, ...cmd],
+    User: options.user,
+    WorkingDir: options.cwd,
+    Env: Object.entries(options.env ?? {}).map(([k, v]) => `${k}=${v}`),
+    AttachStdin: options.stdin !== undefined,
+    AttachStdout: true,
+    AttachStderr: true,
+    Tty: false,
+  });
+  const stream = (await exec.start({ hijack: true, stdin: options.stdin !== undefined })) as NodeJS.ReadWriteStream & {
+    destroy(): void;
+  };
+  const stdout = new BoundedText(limit);
+  const stderr = new BoundedText(limit);
+  const demux = new DockerStreamDemuxer((kind, data) => (kind === 'stdout' ? stdout : stderr).push(data));
+
+  let watchdogFired = false;
+  await new Promise<void>((resolve, reject) => {
+    const watchdog = setTimeout(() => {
+      watchdogFired = true;
+      stream.destroy();
+      resolve();
+    }, timeoutMs + WATCHDOG_GRACE_MS);
+    const onAbort = () => {
+      stream.destroy();
+      reject(options.signal?.reason ?? new Error('aborted'));
+    };
+    options.signal?.addEventListener('abort', onAbort, { once: true });
+    const done = () => {
+      clearTimeout(watchdog);
+      options.signal?.removeEventListener('abort', onAbort);
+      resolve();
+    };
+    stream.on('data', (chunk: Buffer) => demux.push(chunk));
+    stream.on('end', done);
+    stream.on('close', done);
+    stream.on('error', (e) => {
+      clearTimeout(watchdog);
+      reject(e);
+    });
+    if (options.stdin !== undefined) {
+      stream.write(options.stdin);
+      stream.end();
+    }
+  });
+
+  let exitCode = -1;
+  if (!watchdogFired) {
+    const info = await exec.inspect();
+    exitCode = info.ExitCode ?? -1;
+  }
+  return {
+    exitCode,
+    stdout: stdout.text(),
+    stderr: stderr.text(),
+    timedOut: watchdogFired || exitCode === TIMEOUT_EXIT || exitCode === 128 + 9,
+    truncated: stdout.truncated || stderr.truncated,
+  };
+}

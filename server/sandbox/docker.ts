@@ -1,0 +1,357 @@
+/**
+ * The Docker adapter of the SandboxDriver port. The only module (with its docker-*
+ * helpers) that talks to the engine.
+ *
+ * A sandbox is, per session: a network, a workspace volume, the `workspace` container
+ * (the candidate's persistent shell, see hardening.ts) and the `grader` container that
+ * joins the workspace's network namespace and mounts the volume read-only. Every
+ * resource carries the labels below, so `list`, `reap` and re-adoption after a server
+ * restart work from the engine's own state.
+ */
+import Docker from 'dockerode';
+import type { Logger } from 'pino';
+import { AppError, describeError } from '../errors.js';
+import {
+  WORKSPACE_PATH,
+  type ExecOptions,
+  type ExecResult,
+  type SandboxDriver,
+  type SandboxInfo,
+  type SandboxRef,
+  type SandboxSpec,
+  type TermSize,
+  type TtyAttachment,
+} from './driver.js';
+import { runDockerExec } from './docker-exec.js';
+import { DockerTerminalStream } from './docker-terminal.js';
+import { packDirectory } from './tar-pack.js';
+import {
+  COMMON_HOST_CONFIG,
+  GRADER_UID,
+  TTY_LOG,
+  TTY_LOG_DIR,
+  TTY_READER_NAME,
+  WORKSPACE_INIT_CAPS,
+  limitsFor,
+  normalizeCapabilities,
+  ttyReaderScript,
+  workspaceInitScript,
+} from './hardening.js';
+
+export const LABELS = {
+  managed: 'opslab.managed',
+  owner: 'opslab.owner',
+  session: 'opslab.session',
+  role: 'opslab.role',
+} as const;
+
+export interface DockerDriverOptions {
+  /** Unix socket of the engine; when absent dockerode follows DOCKER_HOST or the default socket. */
+  socketPath?: string;
+  /** Installation id: this server only ever lists, reaps or destroys what carries it. */
+  ownerId: string;
+  logger: Logger;
+  /** Image for the grader container; defaults to the sandbox's own image. */
+  graderImage?: string;
+}
+
+const GRADER_MEMORY_MB = 512;
+const READY_TIMEOUT_MS = 20_000;
+
+function isStatus(e: unknown, ...codes: number[]): boolean {
+  const status = (e as { statusCode?: number } | null)?.statusCode;
+  return typeof status === 'number' && codes.includes(status);
+}
+
+export class DockerDriver implements SandboxDriver {
+  readonly kind = 'docker' as const;
+  readonly isolates = true;
+  private readonly docker: Docker;
+
+  constructor(private readonly options: DockerDriverOptions) {
+    this.docker = options.socketPath ? new Docker({ socketPath: options.socketPath }) : new Docker();
+  }
+
+  /** Fails with a clear message when no engine answers. */
+  async ping(): Promise<void> {
+    try {
+      await this.docker.ping();
+    } catch (e) {
+      throw new AppError('SANDBOX_FAILED', `the Docker engine does not answer: ${describeError(e)}`);
+    }
+  }
+
+  async imageExists(image: string): Promise<boolean> {
+    try {
+      await this.docker.getImage(image).inspect();
+      return true;
+    } catch (e) {
+      if (isStatus(e, 404)) return false;
+      throw e;
+    }
+  }
+
+  private names(sessionId: string) {
+    const base = `opslab-${sessionId}`;
+    return {
+      network: base,
+      volume: `${base}-workspace`,
+      ttyVolume: `${base}-tty`,
+      workspace: `${base}-workspace`,
+      grader: `${base}-grader`,
+    };
+  }
+
+  private labels(sessionId: string, role: string): Record<string, string> {
+    return {
+      [LABELS.managed]: 'true',
+      [LABELS.owner]: this.options.ownerId,
+      [LABELS.session]: sessionId,
+      [LABELS.role]: role,
+    };
+  }
+
+  async create(spec: SandboxSpec, options?: { signal?: AbortSignal }): Promise<SandboxRef> {
+    if (!/^[a-zA-Z0-9][a-zA-Z0-9_.-]{0,63}$/.test(spec.sessionId)) {
+      throw new AppError('VALIDATION', `session id ${JSON.stringify(spec.sessionId)} cannot name a sandbox`);
+    }
+    const names = this.names(spec.sessionId);
+    const ref: SandboxRef = { sessionId: spec.sessionId, driver: 'docker', id: names.workspace };
+    const caps = normalizeCapabilities(spec.capAdd);
+    const signal = options?.signal;
+    try {
+      await this.docker.createNetwork({
+        Name: names.network,
+        Driver: 'bridge',
+        // An internal network has no route to the internet, the host or other sessions.
+        Internal: spec.network === 'isolated',
+        Labels: this.labels(spec.sessionId, 'network'),
+      });
+      signal?.throwIfAborted();
+      await this.docker.createVolume({ Name: names.volume, Labels: this.labels(spec.sessionId, 'workspace-volume') });
+      await this.docker.createVolume({ Name: names.ttyVolume, Labels: this.labels(spec.sessionId, 'tty-volume') });
+      signal?.throwIfAborted();
+
+      const workspace = await this.docker.createContainer({
+        name: names.workspace,
+        Image: spec.image,
+        Hostname: 'opslab',
+        User: '0',
+        WorkingDir: WORKSPACE_PATH,
+        Cmd: ['sh', '-c', workspaceInitScript(caps)],
+        Env: Object.entries({ TERM: 'xterm-256color', LANG: 'C.UTF-8', ...spec.env }).map(([k, v]) => `${k}=${v}`),
+        Tty: true,
+        OpenStdin: true,
+        StdinOnce: false,
+        Labels: this.labels(spec.sessionId, 'workspace'),
+        HostConfig: {
+          ...COMMON_HOST_CONFIG,
+          CapDrop: [...COMMON_HOST_CONFIG.CapDrop],
+          SecurityOpt: [...COMMON_HOST_CONFIG.SecurityOpt],
+          CapAdd: [...WORKSPACE_INIT_CAPS, ...caps],
+          NetworkMode: names.network,
+          Mounts: [
+            { Type: 'volume', Source: names.volume, Target: WORKSPACE_PATH },
+            // The output log lives on a volume, not the overlay root: `tail -f` treats
+            // overlayfs as remote and polls once a second instead of using inotify.
+            { Type: 'volume', Source: names.ttyVolume, Target: TTY_LOG_DIR },
+          ],
+          ...limitsFor(spec.resources),
+        },
+      });
+      await workspace.start();
+      await workspace.resize({ h: spec.size.rows, w: spec.size.cols }).catch(() => undefined);
+      signal?.throwIfAborted();
+
+      const grader = await this.docker.createContainer({
+        name: names.grader,
+        Image: this.options.graderImage ?? spec.image,
+        User: String(GRADER_UID),
+        WorkingDir: WORKSPACE_PATH,
+        Cmd: ['sleep', 'infinity'],
+        Labels: this.labels(spec.sessionId, 'grader'),
+        HostConfig: {
+          ...COMMON_HOST_CONFIG,
+          CapDrop: [...COMMON_HOST_CONFIG.CapDrop],
+          SecurityOpt: [...COMMON_HOST_CONFIG.SecurityOpt],
+          // Same network namespace as the workspace: services the candidate runs on
+          // 127.0.0.1 are reachable from the grader.
+          NetworkMode: `container:${names.workspace}`,
+          Mounts: [{ Type: 'volume', Source: names.volume, Target: WORKSPACE_PATH, ReadOnly: true }],
+          ReadonlyRootfs: true,
+          Tmpfs: { '/tmp': 'rw,nosuid,nodev,size=256m' },
+          ...limitsFor({ cpus: 1, memoryMb: GRADER_MEMORY_MB, pids: 256 }),
+        },
+      });
+      await grader.start();
+      await this.waitForShell(ref, signal);
+      return ref;
+    } catch (e) {
+      await this.destroy(ref).catch((err: unknown) =>
+        this.options.logger.warn({ err, sessionId: spec.sessionId }, 'cleanup after a failed create'),
+      );
+      if (e instanceof AppError) throw e;
+      if (signal?.aborted) throw new AppError('SANDBOX_FAILED', 'sandbox creation was cancelled', { cause: e });
+      throw new AppError('SANDBOX_FAILED', `could not start the sandbox: ${describeError(e)}`, { cause: e });
+    }
+  }
+
+  /** The shell is up once `script` has written its header line to the log. */
+  private async waitForShell(ref: SandboxRef, signal?: AbortSignal): Promise<void> {
+    const deadline = Date.now() + READY_TIMEOUT_MS;
+    for (let delay = 20; ; delay = Math.min(delay * 2, 200)) {
+      signal?.throwIfAborted();
+      const r = await this.exec(ref, ['test', '-s', TTY_LOG], { user: 'root', timeoutMs: 5_000 });
+      if (r.exitCode === 0) return;
+      if (Date.now() > deadline) {
+        throw new AppError('SANDBOX_FAILED', `the sandbox shell did not start within ${READY_TIMEOUT_MS / 1000} s`);
+      }
+      await new Promise((r) => setTimeout(r, delay));
+    }
+  }
+
+  private async requireRunning(containerName: string): Promise<Docker.Container> {
+    const container = this.docker.getContainer(containerName);
+    let info: Docker.ContainerInspectInfo;
+    try {
+      info = await container.inspect();
+    } catch (e) {
+      if (isStatus(e, 404)) throw new AppError('NOT_FOUND', `sandbox ${containerName} does not exist`);
+      throw e;
+    }
+    if (!info.State.Running) {
+      throw new AppError('NOT_FOUND', `sandbox ${containerName} is not running (${info.State.Status})`);
+    }
+    return container;
+  }
+
+  async openTty(ref: SandboxRef, size: TermSize): Promise<TtyAttachment> {
+    const container = await this.requireRunning(ref.id);
+    // One reader per sandbox: stop any left by a previous attachment or a dead server.
+    await this.exec(ref, ['pkill', '-f', `^${TTY_READER_NAME}`], { user: 'root', timeoutMs: 5_000 });
+    const input = (await container.attach({
+      stream: true,
+      stdin: true,
+      stdout: false,
+      stderr: false,
+      hijack: true,
+    })) as NodeJS.ReadWriteStream & { destroy(): void };
+    const exec = await container.exec({
+      Cmd: ['bash', '-c', ttyReaderScript()],
+      User: '0',
+      AttachStdin: false,
+      AttachStdout: true,
+      AttachStderr: true,
+      Tty: false,
+    });
+    const output = (await exec.start({ hijack: true, stdin: false })) as NodeJS.ReadableStream & {
+      destroy(): void;
+      pause(): void;
+      resume(): void;
+    };
+    const stream = new DockerTerminalStream({
+      input,
+      output,
+      resize: async (s) => {
+        await container.resize({ h: s.rows, w: s.cols });
+      },
+      stopReader: async () => {
+        await this.exec(ref, ['pkill', '-f', `^${TTY_READER_NAME}`], { user: 'root', timeoutMs: 5_000 }).catch(
+          () => undefined,
+        );
+      },
+      logger: this.options.logger.child({ sessionId: ref.sessionId }),
+    });
+    await stream.resize(size).catch(() => undefined);
+    // The reader streams the log from its first byte, so all history arrives as live data.
+    return { stream, history: { offset: 0, data: Buffer.alloc(0) } };
+  }
+
+  exec(ref: SandboxRef, cmd: string[], options: ExecOptions = {}): Promise<ExecResult> {
+    return this.execIn(ref.id, cmd, options, options.user === 'root' ? '0' : '1000');
+  }
+
+  execGrader(ref: SandboxRef, cmd: string[], options: ExecOptions = {}): Promise<ExecResult> {
+    return this.execIn(this.names(ref.sessionId).grader, cmd, options, options.user === 'root' ? '0' : String(GRADER_UID));
+  }
+
+  private async execIn(containerName: string, cmd: string[], options: ExecOptions, user: string): Promise<ExecResult> {
+    const container = await this.requireRunning(containerName);
+    return runDockerExec(container, cmd, {
+      ...options,
+      user,
+      cwd: options.cwd ?? WORKSPACE_PATH,
+    });
+  }
+
+  async copyIn(ref: SandboxRef, hostDir: string): Promise<void> {
+    const container = await this.requireRunning(ref.id);
+    const tar = packDirectory(hostDir, { uid: 1000, gid: 1000 });
+    await container.putArchive(tar, { path: WORKSPACE_PATH });
+  }
+
+  async destroy(ref: SandboxRef): Promise<void> {
+    const names = this.names(ref.sessionId);
+    for (const name of [names.grader, names.workspace]) {
+      try {
+        await this.docker.getContainer(name).remove({ force: true, v: false });
+      } catch (e) {
+        if (!isStatus(e, 404)) throw e;
+      }
+    }
+    // Removal of a container can lag behind its network and volume being released.
+    for (let attempt = 0; ; attempt++) {
+      try {
+        await this.docker.getNetwork(names.network).remove();
+        break;
+      } catch (e) {
+        if (isStatus(e, 404)) break;
+        if (attempt >= 10) throw e;
+        await new Promise((r) => setTimeout(r, 100));
+      }
+    }
+    for (const volume of [names.volume, names.ttyVolume]) {
+      for (let attempt = 0; ; attempt++) {
+        try {
+          await this.docker.getVolume(volume).remove();
+          break;
+        } catch (e) {
+          if (isStatus(e, 404)) break;
+          if (attempt >= 10) throw e;
+          await new Promise((r) => setTimeout(r, 100));
+        }
+      }
+    }
+  }
+
+  async list(selector: { sessionId?: string } = {}): Promise<SandboxInfo[]> {
+    const label = [`${LABELS.owner}=${this.options.ownerId}`, `${LABELS.role}=workspace`];
+    if (selector.sessionId) label.push(`${LABELS.session}=${selector.sessionId}`);
+    const containers = await this.docker.listContainers({ all: true, filters: { label } });
+    return containers.map((c) => {
+      const sessionId = c.Labels[LABELS.session] ?? '';
+      return {
+        ref: { sessionId, driver: 'docker' as const, id: `opslab-${sessionId}-workspace` },
+        running: c.State === 'running',
+      };
+    });
+  }
+
+  async reap(live: ReadonlySet<string>): Promise<string[]> {
+    const filters = { label: [`${LABELS.owner}=${this.options.ownerId}`] };
+    const [containers, networks, volumes] = await Promise.all([
+      this.docker.listContainers({ all: true, filters }),
+      this.docker.listNetworks({ filters }),
+      this.docker.listVolumes({ filters }),
+    ]);
+    const sessions = new Set<string>();
+    for (const c of containers) sessions.add(c.Labels[LABELS.session] ?? '');
+    for (const n of networks) sessions.add(n.Labels?.[LABELS.session] ?? '');
+    for (const v of volumes.Volumes ?? []) sessions.add(v.Labels?.[LABELS.session] ?? '');
+    const orphans = [...sessions].filter((s) => s !== '' && !live.has(s));
+    for (const sessionId of orphans) {
+      await this.destroy({ sessionId, driver: 'docker', id: this.names(sessionId).workspace });
+    }
+    return orphans;
+  }
+}
