@@ -29,16 +29,29 @@ class BoundedText {
     this.chunks.push(Buffer.from(part));
     this.size += part.length;
   }
-  text(): string {
-    return Buffer.concat(this.chunks, this.size).toString('utf8');
+  bytes(): Buffer {
+    return Buffer.concat(this.chunks, this.size);
   }
 }
 
-export async function runDockerExec(
+type DockerExecOptions = Omit<ExecOptions, 'user'> & { user: string; cwd: string };
+
+export interface RawExecResult extends Omit<ExecResult, 'stdout' | 'stderr'> {
+  stdout: Buffer;
+  stderr: Buffer;
+}
+
+export async function runDockerExec(container: Docker.Container, cmd: string[], options: DockerExecOptions): Promise<ExecResult> {
+  const r = await runDockerExecRaw(container, cmd, options);
+  return { ...r, stdout: r.stdout.toString('utf8'), stderr: r.stderr.toString('utf8') };
+}
+
+/** Like runDockerExec, with output as bytes (for terminal logs, archives). */
+export async function runDockerExecRaw(
   container: Docker.Container,
   cmd: string[],
-  options: Omit<ExecOptions, 'user'> & { user: string; cwd: string },
-): Promise<ExecResult> {
+  options: DockerExecOptions,
+): Promise<RawExecResult> {
   const timeoutMs = options.timeoutMs ?? DEFAULT_TIMEOUT_MS;
   const limit = options.maxOutputBytes ?? DEFAULT_MAX_OUTPUT;
   const seconds = Math.max(1, Math.ceil(timeoutMs / 1000));
@@ -96,8 +109,8 @@ export async function runDockerExec(
   }
   return {
     exitCode,
-    stdout: stdout.text(),
-    stderr: stderr.text(),
+    stdout: stdout.bytes(),
+    stderr: stderr.bytes(),
     timedOut: watchdogFired || exitCode === TIMEOUT_EXIT || exitCode === 128 + 9,
     truncated: stdout.truncated || stderr.truncated,
   };

@@ -22,7 +22,7 @@ import {
   type TermSize,
   type TtyAttachment,
 } from './driver.js';
-import { runDockerExec } from './docker-exec.js';
+import { runDockerExec, runDockerExecRaw } from './docker-exec.js';
 import { DockerTerminalStream } from './docker-terminal.js';
 import { packDirectory } from './tar-pack.js';
 import {
@@ -34,6 +34,7 @@ import {
   WORKSPACE_INIT_CAPS,
   limitsFor,
   normalizeCapabilities,
+  ttyHistoryScript,
   ttyReaderScript,
   workspaceInitScript,
 } from './hardening.js';
@@ -57,6 +58,8 @@ export interface DockerDriverOptions {
 
 const GRADER_MEMORY_MB = 512;
 const READY_TIMEOUT_MS = 20_000;
+/** How much of the shell's past output a new attachment replays (enough for any screen and its scrollback). */
+const MAX_TTY_HISTORY = 32 * 1024 * 1024;
 
 function isStatus(e: unknown, ...codes: number[]): boolean {
   const status = (e as { statusCode?: number } | null)?.statusCode;
@@ -122,6 +125,8 @@ export class DockerDriver implements SandboxDriver {
     try {
       await this.docker.createNetwork({
         Name: names.network,
+        // The engine otherwise allows two networks with one name.
+        CheckDuplicate: true,
         Driver: 'bridge',
         // An internal network has no route to the internet, the host or other sessions.
         Internal: spec.network === 'isolated',
@@ -236,8 +241,9 @@ export class DockerDriver implements SandboxDriver {
       stderr: false,
       hijack: true,
     })) as NodeJS.ReadWriteStream & { destroy(): void };
+    const history = await this.readTtyHistory(container);
     const exec = await container.exec({
-      Cmd: ['bash', '-c', ttyReaderScript()],
+      Cmd: ['bash', '-c', ttyReaderScript(history.offset + history.data.length)],
       User: '0',
       AttachStdin: false,
       AttachStdout: true,
@@ -263,8 +269,27 @@ export class DockerDriver implements SandboxDriver {
       logger: this.options.logger.child({ sessionId: ref.sessionId }),
     });
     await stream.resize(size).catch(() => undefined);
-    // The reader streams the log from its first byte, so all history arrives as live data.
-    return { stream, history: { offset: 0, data: Buffer.alloc(0) } };
+    return { stream, history };
+  }
+
+  private async readTtyHistory(container: Docker.Container): Promise<TtyAttachment['history']> {
+    const r = await runDockerExecRaw(container, ['sh', '-c', ttyHistoryScript(MAX_TTY_HISTORY)], {
+      user: '0',
+      cwd: '/',
+      timeoutMs: 30_000,
+      maxOutputBytes: MAX_TTY_HISTORY + 64,
+    });
+    const newline = r.stdout.indexOf(0x0a);
+    const head = /^(\d+) (\d+)$/.exec(r.stdout.subarray(0, Math.max(0, newline)).toString('latin1'));
+    if (r.exitCode !== 0 || !head) {
+      throw new AppError('SANDBOX_FAILED', `cannot read the shell's output log: ${r.stderr.toString('utf8').slice(0, 300)}`);
+    }
+    const total = Number(head[1]);
+    const data = r.stdout.subarray(newline + 1);
+    if (data.length !== Number(head[2])) {
+      throw new AppError('SANDBOX_FAILED', `short read of the shell's output log (${data.length} of ${head[2]} bytes)`);
+    }
+    return { offset: total - data.length, data: Buffer.from(data) };
   }
 
   exec(ref: SandboxRef, cmd: string[], options: ExecOptions = {}): Promise<ExecResult> {
@@ -299,15 +324,21 @@ export class DockerDriver implements SandboxDriver {
         if (!isStatus(e, 404)) throw e;
       }
     }
-    // Removal of a container can lag behind its network and volume being released.
-    for (let attempt = 0; ; attempt++) {
-      try {
-        await this.docker.getNetwork(names.network).remove();
-        break;
-      } catch (e) {
-        if (isStatus(e, 404)) break;
-        if (attempt >= 10) throw e;
-        await new Promise((r) => setTimeout(r, 100));
+    // Networks by label, not name: names of networks are not unique in the engine.
+    const networks = await this.docker.listNetworks({
+      filters: { label: [`${LABELS.owner}=${this.options.ownerId}`, `${LABELS.session}=${ref.sessionId}`] },
+    });
+    for (const network of networks) {
+      // Removal of a container can lag behind its network being released.
+      for (let attempt = 0; ; attempt++) {
+        try {
+          await this.docker.getNetwork(network.Id).remove();
+          break;
+        } catch (e) {
+          if (isStatus(e, 404)) break;
+          if (attempt >= 10) throw e;
+          await new Promise((r) => setTimeout(r, 100));
+        }
       }
     }
     for (const volume of [names.volume, names.ttyVolume]) {

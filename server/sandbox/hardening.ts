@@ -60,12 +60,24 @@ export function workspaceInitScript(candidateCaps: readonly string[]): string {
   ].join(' && ');
 }
 
-/**
- * Streams the shell's output log from its first byte, following it as it grows.
- * `script` writes one header line before any output; offset 0 is the byte after it.
+/*
+ * `script` writes one header line before any output; output offset 0 is the byte
+ * after it. Offsets are absolute positions in the file, so reading the history and
+ * then following from exactly its end loses and repeats nothing.
  */
-export function ttyReaderScript(): string {
-  return `h=$(head -n1 ${TTY_LOG} | wc -c) && exec -a ${TTY_READER_NAME} tail -c +$((h+1)) -f ${TTY_LOG}`;
+
+/** Prints `<total> <kept>\n`, then the last `kept` (at most `maxBytes`) output bytes so far. */
+export function ttyHistoryScript(maxBytes: number): string {
+  return (
+    `h=$(head -n1 ${TTY_LOG} | wc -c); s=$(stat -c %s ${TTY_LOG}); c=$((s-h)); k=$c; ` +
+    `if [ $k -gt ${maxBytes} ]; then k=${maxBytes}; fi; printf '%d %d\n' $c $k; ` +
+    `tail -c +$((h+1+c-k)) ${TTY_LOG} | head -c $k`
+  );
+}
+
+/** Follows the output log from output offset `from`, as the named reader process. */
+export function ttyReaderScript(from: number): string {
+  return `h=$(head -n1 ${TTY_LOG} | wc -c) && exec -a ${TTY_READER_NAME} tail -c +$((h+1+${Math.trunc(from)})) -f ${TTY_LOG}`;
 }
 
 export interface ContainerLimits {

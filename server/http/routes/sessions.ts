@@ -1,0 +1,135 @@
+import fs from 'node:fs';
+import { Router } from 'express';
+import { z } from 'zod';
+import { requireSessionAccess, requireStaff } from '../../auth/principal.js';
+import { AppError } from '../../errors.js';
+import { SESSION_STATES, type Session } from '../../store/sessions-repo.js';
+import { principalOf, type HttpDeps } from '../app.js';
+import { parseBody, sessionIdParam } from '../validate.js';
+
+const iso = (d: Date | null) => (d ? d.toISOString() : null);
+
+/** The public shape of a session (API.md `Session`); staff also see the email and creator. */
+export function sessionView(s: Session, staff: boolean) {
+  return {
+    id: s.id,
+    lab: s.labId,
+    state: s.state,
+    candidate: staff ? { name: s.candidateName, email: s.candidateEmail } : { name: s.candidateName },
+    durationMinutes: s.durationMinutes,
+    createdAt: iso(s.createdAt),
+    readyAt: iso(s.readyAt),
+    expiresAt: iso(s.expiresAt),
+    endedAt: iso(s.endedAt),
+    error: s.error,
+  };
+}
+
+export function sessionRoutes(deps: HttpDeps): Router {
+  const r = Router();
+  const createBody = z
+    .object({
+      lab: z.string().min(1).max(63),
+      candidate: z
+        .object({
+          name: z.string().trim().min(1).max(100),
+          email: z.email().max(200).optional(),
+        })
+        .strict(),
+      durationMinutes: z.number().int().min(5).max(deps.config.sessions.maxDurationMinutes).optional(),
+    })
+    .strict();
+
+  r.post('/sessions', async (req, res) => {
+    const staff = requireStaff(principalOf(req), ['admin', 'interviewer']);
+    const body = parseBody(createBody, req.body);
+    const { session, candidateToken } = await deps.sessions.create({
+      labId: body.lab,
+      candidateName: body.candidate.name,
+      candidateEmail: body.candidate.email ?? null,
+      durationMinutes: body.durationMinutes,
+      createdBy: staff.userId,
+    });
+    const base = deps.config.server.publicUrl.replace(/\/$/, '');
+    res.status(201).json({
+      ...sessionView(session, true),
+      candidateToken,
+      candidateUrl: `${base}/s/${session.id}#token=${candidateToken}`,
+      observeUrl: `${base}/observe/${session.id}`,
+    });
+  });
+
+  r.get('/sessions', (req, res) => {
+    requireStaff(principalOf(req));
+    const state = req.query.state;
+    if (state !== undefined && !(typeof state === 'string' && (SESSION_STATES as readonly string[]).includes(state))) {
+      throw new AppError('VALIDATION', `state: expected one of ${SESSION_STATES.join(', ')}`);
+    }
+    const sessions = deps.sessions.list(state as Session['state'] | undefined);
+    res.json({ sessions: sessions.map((s) => sessionView(s, true)) });
+  });
+
+  r.get('/sessions/:id', (req, res) => {
+    const id = sessionIdParam(req.params.id);
+    const p = requireSessionAccess(principalOf(req), id);
+    res.json(sessionView(deps.sessions.require(id), p.kind === 'staff'));
+  });
+
+  r.post('/sessions/:id/terminal-ticket', (req, res) => {
+    const id = sessionIdParam(req.params.id);
+    const p = requireSessionAccess(principalOf(req), id);
+    const body = parseBody(z.object({ write: z.boolean().optional() }).strict(), req.body);
+    const session = deps.sessions.require(id);
+    if (session.state !== 'starting' && session.state !== 'ready') {
+      throw new AppError('WRONG_STATE', `the session is ${session.state}`);
+    }
+    const ticket = deps.tickets.issue(id, p, { write: body.write ?? false });
+    res.json({ ticket: ticket.ticket, role: ticket.role, write: ticket.write, expiresAt: ticket.expiresAt.toISOString() });
+  });
+
+  r.post('/sessions/:id/end', async (req, res) => {
+    const id = sessionIdParam(req.params.id);
+    const p = requireSessionAccess(principalOf(req), id);
+    const session = await deps.sessions.end(id, p.kind === 'staff' ? `staff:${p.name}` : 'candidate');
+    res.json(sessionView(session, p.kind === 'staff'));
+  });
+
+  r.get('/sessions/:id/recording', async (req, res) => {
+    const id = sessionIdParam(req.params.id);
+    requireStaff(principalOf(req));
+    deps.sessions.require(id);
+    const file = deps.sessions.recordingPath(id);
+    let stat: fs.Stats;
+    try {
+      stat = await fs.promises.stat(file);
+    } catch {
+      throw new AppError('NOT_FOUND', 'this session has no recording yet');
+    }
+    res.setHeader('content-type', 'application/x-asciicast');
+    res.setHeader('content-length', String(stat.size));
+    res.setHeader('content-disposition', `inline; filename="${id}.cast"`);
+    fs.createReadStream(file, { start: 0, end: Math.max(0, stat.size - 1) }).pipe(res);
+  });
+
+  r.get('/sessions/:id/events', (req, res) => {
+    const id = sessionIdParam(req.params.id);
+    requireStaff(principalOf(req));
+    deps.sessions.require(id);
+    res.writeHead(200, {
+      'content-type': 'text/event-stream',
+      'cache-control': 'no-store',
+      connection: 'keep-alive',
+    });
+    const lastId = Number(req.headers['last-event-id'] ?? 0) || 0;
+    const unsubscribe = deps.sessions.subscribe(id, lastId, (event) => {
+      res.write(`id: ${event.id}\nevent: ${event.type}\ndata: ${JSON.stringify(event.data)}\n\n`);
+    });
+    const keepAlive = setInterval(() => res.write(': keep-alive\n\n'), 15_000);
+    req.on('close', () => {
+      clearInterval(keepAlive);
+      unsubscribe();
+    });
+  });
+
+  return r;
+}
