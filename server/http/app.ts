@@ -9,7 +9,7 @@ import { bearerToken } from '../auth/tokens.js';
 import type { Config } from '../config.js';
 import type { LabCatalog } from '../labs/catalog.js';
 import type { SessionService } from '../sessions/service.js';
-import type { TicketService } from '../auth/tickets.js';
+import type { TerminalTickets } from '../auth/tickets.js';
 import { errorHandler, notFound } from './errors.js';
 import { healthRoutes } from './routes/health.js';
 import { labRoutes } from './routes/labs.js';
@@ -23,7 +23,7 @@ export interface HttpDeps {
   auth: Authenticator;
   labs: LabCatalog;
   sessions: SessionService;
-  tickets: TicketService;
+  tickets: TerminalTickets;
 }
 
 /** Limits every JSON body; the API never needs more. */

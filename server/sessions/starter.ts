@@ -1,8 +1,8 @@
 /**
  * Builds the candidate's starting repository on the host: the lab's starter files,
  * committed once and tagged `opslab-start`, so the checker can later count and diff the
- * candidate's own commits. Git runs with hooks and system/global config ignored: the
- * starter is lab content and git must not pick up anything from this host.
+ * candidate's own commits. Git runs with system and global config ignored, in a fresh
+ * repository with no hooks: nothing from this host or the lab can run here.
  */
 import fs from 'node:fs';
 import os from 'node:os';
@@ -27,12 +27,19 @@ export async function buildStarterRepo(options: {
   try {
     if (options.starterDir) {
       // verbatimSymlinks: a link in the starter stays a link; it is never followed on the host.
-      await fs.promises.cp(options.starterDir, dir, { recursive: true, verbatimSymlinks: true });
+      // A `.git` folder in the starter is left out: the history (and any hooks) are ours to make.
+      const src = options.starterDir;
+      await fs.promises.cp(src, dir, {
+        recursive: true,
+        verbatimSymlinks: true,
+        filter: (from) => path.relative(src, from).split(path.sep)[0] !== '.git',
+      });
     }
+    // HOME points at an empty directory so no global git config applies.
     const git = simpleGit({ baseDir: dir }).env({
-      ...process.env,
+      PATH: process.env.PATH ?? '/usr/bin:/bin',
+      HOME: path.join(dir, '.git'),
       GIT_CONFIG_NOSYSTEM: '1',
-      GIT_CONFIG_GLOBAL: '/dev/null',
       GIT_AUTHOR_NAME: 'opslab',
       GIT_AUTHOR_EMAIL: 'opslab@localhost',
       GIT_COMMITTER_NAME: 'opslab',
@@ -43,7 +50,8 @@ export async function buildStarterRepo(options: {
     await git.addConfig('user.name', options.candidateName || 'Candidate');
     await git.addConfig('user.email', 'candidate@opslab.local');
     await git.raw(['add', '--all']);
-    await git.raw(['-c', 'core.hooksPath=/dev/null', 'commit', '--allow-empty', '--no-gpg-sign', '-q', '-m', 'Start of the exercise']);
+    // A fresh repository has no hooks (only *.sample files), so none can run here.
+    await git.raw(['commit', '--allow-empty', '--no-gpg-sign', '-q', '-m', 'Start of the exercise']);
     await git.raw(['tag', START_TAG]);
     const commit = (await git.revparse(['HEAD'])).trim();
     return { dir, commit, dispose };

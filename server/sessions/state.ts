@@ -4,8 +4,9 @@
  * the time limit passes. The store applies a transition atomically only from the
  * states listed here, so two racing transitions cannot both win.
  */
-export const SESSION_STATES = ['starting', 'ready', 'ended', 'failed', 'expired'] as const;
-export type SessionState = (typeof SESSION_STATES)[number];
+import { SESSION_STATES, type SessionState } from '../store/sessions-repo.js';
+
+export { SESSION_STATES, type SessionState };
 
 const NEXT: Record<SessionState, readonly SessionState[]> = {
   starting: ['ready', 'failed', 'ended', 'expired'],

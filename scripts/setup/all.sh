@@ -1,0 +1,13 @@
+#!/usr/bin/env bash
+# Everything a machine needs before opslab can run labs: a Docker engine that answers
+# and the opslab/base:bookworm image. Safe to run again; a no-op run takes seconds.
+set -euo pipefail
+
+HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+# shellcheck source=./lib.sh
+. "$HERE/lib.sh"
+
+T0=$(now_ms)
+bash "$HERE/engine.sh"
+bash "$HERE/base-image.sh"
+log "setup done in $(since "$T0")"

@@ -1,0 +1,101 @@
+/**
+ * The `opslab` command. Each subcommand loads the config once and reports problems
+ * as plain sentences with a non-zero exit, never a stack trace.
+ */
+import path from 'node:path';
+import { Command, Option } from 'commander';
+import { loadConfig, type Config } from '../config.js';
+import { describeError, isAppError } from '../errors.js';
+import { formatProblem, loadLabs, loadLab } from '../labs/loader.js';
+import { createLogger, startServer } from '../main.js';
+import { generateToken, hashToken } from '../auth/tokens.js';
+import { openStore } from '../store/store.js';
+import { USER_ROLES, type UserRole } from '../store/users-repo.js';
+import { VERSION } from '../version.js';
+
+function config(): Config {
+  const { config, warnings } = loadConfig();
+  for (const w of warnings) process.stderr.write(`opslab: warning: ${w}\n`);
+  return config;
+}
+
+async function serve(): Promise<void> {
+  const cfg = config();
+  const logger = createLogger(cfg);
+  const server = await startServer(cfg, logger);
+  let stopping = false;
+  const stop = (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    logger.info({ signal }, 'shutting down; sandboxes keep running and are re-adopted at the next start');
+    server.close().then(
+      () => process.exit(0),
+      (err: unknown) => {
+        logger.error({ err }, 'shutdown failed');
+        process.exit(1);
+      },
+    );
+  };
+  process.on('SIGTERM', () => stop('SIGTERM'));
+  process.on('SIGINT', () => stop('SIGINT'));
+}
+
+function userAdd(name: string, options: { role: UserRole }): void {
+  const cfg = config();
+  const store = openStore(path.join(cfg.dataDir, 'opslab.db'));
+  try {
+    const token = generateToken('staff');
+    store.users.create({ name, role: options.role, tokenHash: hashToken(token) });
+    process.stdout.write(`${token}\n`);
+    process.stderr.write(`opslab: created ${options.role} "${name}"; the token above is shown only once\n`);
+  } finally {
+    store.close();
+  }
+}
+
+function labValidate(dirs: string[]): void {
+  const cfg = config();
+  let bad = 0;
+  let good = 0;
+  if (dirs.length === 0) {
+    const result = loadLabs(cfg.labsDir);
+    for (const lab of result.labs.values()) {
+      good++;
+      process.stdout.write(`ok   ${lab.id}\n`);
+    }
+    for (const broken of result.invalid) {
+      bad++;
+      for (const p of broken.problems) process.stdout.write(`FAIL ${formatProblem(p)}\n`);
+    }
+  } else {
+    for (const dir of dirs) {
+      const abs = path.resolve(dir);
+      const { lab, problems } = loadLab(abs, process.cwd());
+      if (lab) {
+        good++;
+        process.stdout.write(`ok   ${lab.id}\n`);
+      } else {
+        bad++;
+        for (const p of problems) process.stdout.write(`FAIL ${formatProblem(p)}\n`);
+      }
+    }
+  }
+  process.stdout.write(`${good} valid, ${bad} invalid\n`);
+  if (bad > 0) process.exitCode = 1;
+}
+
+const program = new Command('opslab').version(VERSION).description('Hands-on labs for MLOps interviews');
+program.command('serve').description('run the opslab server').action(serve);
+const user = program.command('user').description('manage staff users');
+user
+  .command('add <name>')
+  .description('create a staff user and print their token once')
+  .addOption(new Option('--role <role>', 'the role').choices([...USER_ROLES]).default('interviewer'))
+  .action(userAdd);
+const lab = program.command('lab').description('work with labs');
+lab.command('validate [dirs...]').description('check lab folders (all labs when none given)').action(labValidate);
+
+program.parseAsync(process.argv).catch((e: unknown) => {
+  process.stderr.write(`opslab: ${isAppError(e) ? e.message : describeError(e)}\n`);
+  process.exit(isAppError(e) && e.code === 'CONFIG_INVALID' ? 2 : 1);
+});

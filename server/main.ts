@@ -1,0 +1,95 @@
+/**
+ * The composition root: config → store → driver → services → HTTP. Nothing else builds
+ * long-lived objects or reads the environment.
+ */
+import fs from 'node:fs';
+import http from 'node:http';
+import path from 'node:path';
+import { pino, type Logger } from 'pino';
+import { ensureAdmin } from './auth/bootstrap.js';
+import { Authenticator } from './auth/principal.js';
+import { TerminalTickets } from './auth/tickets.js';
+import type { Config } from './config.js';
+import { AppError } from './errors.js';
+import { createApp } from './http/app.js';
+import { terminalUpgradeHandler } from './http/ws.js';
+import { LabCatalog } from './labs/catalog.js';
+import { createDriver } from './sandbox/factory.js';
+import { SessionService } from './sessions/service.js';
+import { openStore } from './store/store.js';
+import { VERSION } from './version.js';
+
+export interface RunningServer {
+  url: string;
+  close(): Promise<void>;
+}
+
+export function createLogger(config: Pick<Config, 'logLevel'>): Logger {
+  return pino({ level: config.logLevel, base: { pid: process.pid } });
+}
+
+/** Same-host spellings of a default localhost public URL, so 127.0.0.1 works too. */
+function allowedOrigins(config: Config): Set<string> {
+  const origins = new Set(config.server.allowedOrigins);
+  const pub = new URL(config.server.publicUrl);
+  if (pub.hostname === 'localhost') origins.add(`${pub.protocol}//127.0.0.1${pub.port ? `:${pub.port}` : ''}`);
+  return origins;
+}
+
+export async function startServer(config: Config, logger: Logger = createLogger(config)): Promise<RunningServer> {
+  fs.mkdirSync(config.dataDir, { recursive: true });
+  fs.mkdirSync(path.join(config.dataDir, 'recordings'), { recursive: true });
+  const store = openStore(path.join(config.dataDir, 'opslab.db'));
+  ensureAdmin({ users: store.users, dataDir: config.dataDir, adminToken: config.adminToken, logger });
+
+  const labs = LabCatalog.load(config.labsDir);
+  for (const broken of labs.invalid) {
+    logger.error({ lab: broken.id, problems: broken.problems }, `lab ${broken.id} is invalid and was not loaded:\n  ${broken.problems.join('\n  ')}`);
+  }
+  logger.info({ labs: labs.list().map((l) => l.id) }, `loaded ${labs.list().length} lab(s)`);
+
+  const driver = await createDriver(config, { ownerId: store.meta.installationId(), logger });
+  const sessions = new SessionService({ config, store, driver, labs, logger });
+  await sessions.readopt();
+  await sessions.reap().catch((err: unknown) => logger.warn({ err }, 'initial reap failed'));
+  sessions.startBackgroundWork();
+
+  const tickets = new TerminalTickets({
+    tickets: store.tickets,
+    sessions: store.sessions,
+    events: store.events,
+    ttlSeconds: config.sessions.ticketTtlSeconds,
+  });
+  const app = createApp({
+    config,
+    logger,
+    version: VERSION,
+    driverKind: driver.kind,
+    auth: new Authenticator({ users: store.users, sessions: store.sessions }),
+    labs,
+    sessions,
+    tickets,
+  });
+  const server = http.createServer(app);
+  server.on('upgrade', terminalUpgradeHandler({ allowedOrigins: allowedOrigins(config), tickets, sessions, logger }));
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', (e: NodeJS.ErrnoException) =>
+      reject(new AppError('CONFIG_INVALID', `cannot listen on ${config.server.host}:${config.server.port}: ${e.code ?? e.message}`)),
+    );
+    server.listen(config.server.port, config.server.host, resolve);
+  });
+  const address = server.address();
+  const port = typeof address === 'object' && address ? address.port : config.server.port;
+  const url = `http://${config.server.host === '0.0.0.0' ? 'localhost' : config.server.host}:${port}`;
+  logger.info({ url, driver: driver.kind, dataDir: config.dataDir }, `opslab is listening on ${url}`);
+
+  return {
+    url,
+    async close() {
+      server.close();
+      server.closeAllConnections();
+      await sessions.shutdown();
+      store.close();
+    },
+  };
+}

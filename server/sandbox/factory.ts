@@ -1,0 +1,23 @@
+/** Picks the SandboxDriver adapter named in the config. */
+import path from 'node:path';
+import type { Logger } from 'pino';
+import type { Config } from '../config.js';
+import { AppError } from '../errors.js';
+import type { SandboxDriver } from './driver.js';
+
+export async function createDriver(config: Config, o: { ownerId: string; logger: Logger }): Promise<SandboxDriver> {
+  if (config.driver.kind === 'local') {
+    const { LocalDriver } = await import('./local.js');
+    return new LocalDriver({ rootDir: path.join(config.dataDir, 'local-sandboxes'), ownerId: o.ownerId, logger: o.logger });
+  }
+  const { DockerDriver } = await import('./docker.js');
+  const driver = new DockerDriver({ socketPath: config.driver.dockerSocket, ownerId: o.ownerId, logger: o.logger });
+  await driver.ping();
+  if (!(await driver.imageExists(config.driver.baseImage))) {
+    throw new AppError(
+      'CONFIG_INVALID',
+      `the sandbox image ${config.driver.baseImage} is missing; build it with: bash scripts/setup/all.sh`,
+    );
+  }
+  return driver;
+}

@@ -1,0 +1,321 @@
+/**
+ * Sessions: create (provision a sandbox, commit the starter, attach the terminal),
+ * end, expire, fail, and re-adopt live sessions after a restart. The only place that
+ * moves a session's state, always through the forward-only guard in state.ts.
+ */
+import path from 'node:path';
+import type { Logger } from 'pino';
+import type { Config } from '../config.js';
+import { AppError, describeError } from '../errors.js';
+import type { LabCatalog } from '../labs/catalog.js';
+import type { Lab } from '../labs/loader.js';
+import type { SandboxDriver, SandboxRef, SandboxSpec, TermSize } from '../sandbox/driver.js';
+import { generateToken, hashToken } from '../auth/tokens.js';
+import { systemClock, type Clock } from '../store/clock.js';
+import type { SessionEvent } from '../store/events-repo.js';
+import { newId } from '../store/ids.js';
+import type { Session } from '../store/sessions-repo.js';
+import type { Store } from '../store/store.js';
+import { TerminalHub } from '../terminal/hub.js';
+import { buildStarterRepo } from './starter.js';
+import { isLive, sourcesOf, type SessionState } from './state.js';
+
+export interface SessionServiceDeps {
+  config: Config;
+  store: Store;
+  driver: SandboxDriver;
+  labs: LabCatalog;
+  logger: Logger;
+  now?: Clock;
+}
+
+type Listener = (event: SessionEvent) => void;
+
+const DEFAULT_SIZE: TermSize = { cols: 120, rows: 32 };
+
+export class SessionService {
+  private readonly hubs = new Map<string, TerminalHub>();
+  private readonly provisioning = new Map<string, AbortController>();
+  private readonly listeners = new Map<string, Set<Listener>>();
+  private readonly timers: NodeJS.Timeout[] = [];
+  private readonly log: Logger;
+  private readonly now: Clock;
+
+  constructor(private readonly deps: SessionServiceDeps) {
+    this.log = deps.logger.child({ component: 'sessions' });
+    this.now = deps.now ?? systemClock;
+  }
+
+  // ---- queries -------------------------------------------------------------------------
+
+  get(id: string): Session | undefined {
+    return this.deps.store.sessions.get(id);
+  }
+
+  require(id: string): Session {
+    const s = this.get(id);
+    if (!s) throw new AppError('NOT_FOUND', 'no such session');
+    return s;
+  }
+
+  list(state?: SessionState): Session[] {
+    return this.deps.store.sessions.list(state ? { state } : {});
+  }
+
+  hub(id: string): TerminalHub | undefined {
+    return this.hubs.get(id);
+  }
+
+  recordingPath(id: string): string {
+    return path.join(this.deps.config.dataDir, 'recordings', `${id}.cast`);
+  }
+
+  // ---- events --------------------------------------------------------------------------
+
+  /** Sends events after `afterId` now, then every new one, until unsubscribed. */
+  subscribe(sessionId: string, afterId: number, listener: Listener): () => void {
+    for (const e of this.deps.store.events.list(sessionId, { afterId })) listener(e);
+    let set = this.listeners.get(sessionId);
+    if (!set) this.listeners.set(sessionId, (set = new Set()));
+    set.add(listener);
+    return () => {
+      set.delete(listener);
+      if (set.size === 0) this.listeners.delete(sessionId);
+    };
+  }
+
+  private emit(sessionId: string, type: string, data: Record<string, unknown>): void {
+    const event = this.deps.store.events.append(sessionId, type, data);
+    for (const l of this.listeners.get(sessionId) ?? []) l(event);
+  }
+
+  // ---- lifecycle -----------------------------------------------------------------------
+
+  async create(input: {
+    labId: string;
+    candidateName: string;
+    candidateEmail: string | null;
+    durationMinutes?: number;
+    createdBy: string;
+  }): Promise<{ session: Session; candidateToken: string }> {
+    const lab = this.deps.labs.require(input.labId);
+    if (!this.deps.driver.isolates && !this.deps.config.driver.allowUnisolated) {
+      throw new AppError(
+        'DRIVER_UNSAFE',
+        `the ${this.deps.driver.kind} driver does not isolate candidates; set OPSLAB_ALLOW_UNISOLATED=true to use it anyway`,
+      );
+    }
+    const durationMinutes = input.durationMinutes ?? lab.durationMinutes ?? this.deps.config.sessions.defaultDurationMinutes;
+    const candidateToken = generateToken('candidate');
+    const createdAt = this.now();
+    const session = this.deps.store.sessions.insert({
+      id: newId(),
+      labId: lab.id,
+      candidateName: input.candidateName,
+      candidateEmail: input.candidateEmail,
+      durationMinutes,
+      inviteHash: hashToken(candidateToken),
+      createdBy: input.createdBy,
+      // The clock runs from creation: the sandbox is prepared at once and waits for the candidate.
+      expiresAt: new Date(createdAt.getTime() + durationMinutes * 60_000),
+      termSize: DEFAULT_SIZE,
+    });
+    this.emit(session.id, 'state', { state: session.state });
+    void this.provision(session, lab);
+    return { session, candidateToken };
+  }
+
+  private specFor(session: Session, lab: Lab): SandboxSpec {
+    const defaults = this.deps.config.sandbox;
+    return {
+      sessionId: session.id,
+      image: lab.image === 'base' ? this.deps.config.driver.baseImage : lab.image,
+      network: lab.network,
+      resources: {
+        cpus: lab.resources.cpus ?? defaults.cpus,
+        memoryMb: lab.resources.memoryMb ?? defaults.memoryMb,
+        pids: lab.resources.pids ?? defaults.pids,
+      },
+      capAdd: lab.capabilities,
+      env: lab.env,
+      size: session.termSize,
+    };
+  }
+
+  private async provision(session: Session, lab: Lab): Promise<void> {
+    const abort = new AbortController();
+    this.provisioning.set(session.id, abort);
+    const timeout = setTimeout(
+      () => abort.abort(new AppError('SANDBOX_FAILED', 'the sandbox was not ready in time')),
+      this.deps.config.sessions.readyTimeoutSeconds * 1000,
+    );
+    const log = this.log.child({ sessionId: session.id, lab: lab.id });
+    const started = Date.now();
+    let ref: SandboxRef | undefined;
+    try {
+      ref = await this.deps.driver.create(this.specFor(session, lab), { signal: abort.signal });
+      this.deps.store.sessions.setSandbox(session.id, ref);
+      abort.signal.throwIfAborted();
+      const repo = await buildStarterRepo({ starterDir: lab.starterDir, candidateName: session.candidateName });
+      try {
+        await this.deps.driver.copyIn(ref, repo.dir);
+      } finally {
+        await repo.dispose();
+      }
+      abort.signal.throwIfAborted();
+      await this.startHub(session.id, ref, session.termSize);
+      const ready = this.deps.store.sessions.transition(session.id, ['starting'], 'ready', { readyAt: this.now() });
+      if (!ready) {
+        // Ended or expired while starting: whoever moved it cleans up after us.
+        await this.teardown(session.id);
+        return;
+      }
+      log.info({ ms: Date.now() - started }, 'session ready');
+      this.emit(session.id, 'state', { state: 'ready' });
+      this.hubs.get(session.id)?.broadcastControl({ type: 'state', state: 'ready' });
+    } catch (e) {
+      const reason = abort.signal.aborted && abort.signal.reason instanceof AppError ? abort.signal.reason.message : describeError(e);
+      log.warn({ err: e }, 'session failed to start');
+      await this.fail(session.id, `the sandbox could not start: ${reason}`);
+    } finally {
+      clearTimeout(timeout);
+      this.provisioning.delete(session.id);
+    }
+  }
+
+  private async startHub(sessionId: string, ref: SandboxRef, size: TermSize): Promise<TerminalHub> {
+    const t = this.deps.config.terminal;
+    const hub = await TerminalHub.start({
+      sessionId,
+      open: (s) => this.deps.driver.openTty(ref, s),
+      recordingPath: this.recordingPath(sessionId),
+      size,
+      limits: { highWatermark: t.highWatermarkBytes, lowWatermark: t.lowWatermarkBytes, maxQueueBytes: t.maxQueueBytes },
+      logger: this.deps.logger,
+      onStreamClosed: (reason) => void this.onTerminalLost(sessionId, ref, reason),
+      onResize: (s) => this.deps.store.sessions.setTermSize(sessionId, s),
+    });
+    this.hubs.set(sessionId, hub);
+    return hub;
+  }
+
+  /** The shell's stream ended by itself: the sandbox died, or the engine connection dropped. */
+  private async onTerminalLost(sessionId: string, ref: SandboxRef, reason: string): Promise<void> {
+    const session = this.get(sessionId);
+    if (!session || !isLive(session.state)) return;
+    this.hubs.delete(sessionId);
+    const [info] = await this.deps.driver.list({ sessionId }).catch(() => []);
+    if (info?.running) {
+      this.log.warn({ sessionId, reason }, 'terminal stream dropped; re-attaching');
+      try {
+        await this.startHub(sessionId, ref, this.get(sessionId)?.termSize ?? DEFAULT_SIZE);
+        return;
+      } catch (e) {
+        reason = describeError(e);
+      }
+    }
+    await this.fail(sessionId, `the sandbox stopped unexpectedly (${reason})`);
+  }
+
+  /** Moves a live session to `to` and removes its sandbox. Returns the new row, or null if it was not live. */
+  private async finish(id: string, to: 'ended' | 'failed' | 'expired', error?: string): Promise<Session | null> {
+    const fields = to === 'failed' ? { endedAt: this.now(), error: error ?? 'failed' } : { endedAt: this.now() };
+    const updated = this.deps.store.sessions.transition(id, sourcesOf(to), to, fields);
+    if (!updated) return null;
+    this.provisioning.get(id)?.abort(new AppError('SANDBOX_FAILED', `the session was ${to} while starting`));
+    const hub = this.hubs.get(id);
+    hub?.broadcastControl({ type: 'state', state: to, ...(error ? { error } : {}) });
+    this.emit(id, 'state', { state: to, ...(error ? { error } : {}) });
+    await this.teardown(id);
+    return updated;
+  }
+
+  private async teardown(id: string): Promise<void> {
+    const hub = this.hubs.get(id);
+    this.hubs.delete(id);
+    await hub?.close({ reason: 'session over' }).catch((err: unknown) => this.log.warn({ err, sessionId: id }, 'closing terminal'));
+    const session = this.get(id);
+    const ref: SandboxRef = session?.sandbox ?? { sessionId: id, driver: this.deps.driver.kind, id };
+    await this.deps.driver.destroy(ref).catch((err: unknown) => {
+      // The reaper retries what is left behind.
+      this.log.error({ err, sessionId: id }, 'removing the sandbox failed');
+    });
+  }
+
+  async end(id: string, by: string): Promise<Session> {
+    const session = this.require(id);
+    if (!isLive(session.state)) throw new AppError('WRONG_STATE', `the session is already ${session.state}`);
+    this.log.info({ sessionId: id, by }, 'ending session');
+    const updated = await this.finish(id, 'ended');
+    return updated ?? this.require(id);
+  }
+
+  async fail(id: string, reason: string): Promise<void> {
+    await this.finish(id, 'failed', reason);
+  }
+
+  async expireDue(): Promise<void> {
+    const now = this.now().getTime();
+    for (const s of this.deps.store.sessions.listLive()) {
+      if (s.expiresAt && s.expiresAt.getTime() <= now) {
+        this.log.info({ sessionId: s.id }, 'session time is up');
+        await this.finish(s.id, 'expired');
+      }
+    }
+  }
+
+  /**
+   * After a restart: ready sessions whose sandbox still runs get their terminal back
+   * (the shell never stopped); the rest fail with the reason.
+   */
+  async readopt(): Promise<void> {
+    for (const s of this.deps.store.sessions.listLive()) {
+      if (s.state === 'starting') {
+        await this.fail(s.id, 'the server restarted while the sandbox was starting');
+        continue;
+      }
+      const [info] = await this.deps.driver.list({ sessionId: s.id });
+      if (!info?.running || !s.sandbox) {
+        await this.fail(s.id, 'the sandbox was gone after a server restart');
+        continue;
+      }
+      try {
+        await this.startHub(s.id, s.sandbox, s.termSize);
+        this.log.info({ sessionId: s.id }, 'session re-adopted');
+      } catch (e) {
+        await this.fail(s.id, `could not re-attach after a server restart: ${describeError(e)}`);
+      }
+    }
+  }
+
+  async reap(): Promise<string[]> {
+    const live = new Set(this.deps.store.sessions.listLive().map((s) => s.id));
+    const removed = await this.deps.driver.reap(live);
+    if (removed.length) this.log.info({ removed }, 'reaped sandboxes of sessions that are over');
+    return removed;
+  }
+
+  /** Expiry checks and the reaper, on timers. */
+  startBackgroundWork(): void {
+    const { expiryCheckSeconds, reaperIntervalSeconds } = this.deps.config.sessions;
+    const guard = (what: string, fn: () => Promise<unknown>) => () => {
+      fn().catch((err: unknown) => this.log.error({ err }, `${what} failed`));
+    };
+    this.timers.push(setInterval(guard('expiry check', () => this.expireDue()), expiryCheckSeconds * 1000));
+    this.timers.push(setInterval(guard('reaper', () => this.reap()), reaperIntervalSeconds * 1000));
+    for (const t of this.timers) t.unref();
+  }
+
+  /**
+   * Server shutdown: detach terminals (flushing recordings) but leave sandboxes running,
+   * so the next start re-adopts them.
+   */
+  async shutdown(): Promise<void> {
+    for (const t of this.timers) clearInterval(t);
+    this.timers.length = 0;
+    for (const abort of this.provisioning.values()) abort.abort(new AppError('SANDBOX_FAILED', 'the server is shutting down'));
+    const hubs = [...this.hubs.values()];
+    this.hubs.clear();
+    await Promise.allSettled(hubs.map((h) => h.close({ code: 1012, reason: 'server restarting' })));
+  }
+}

@@ -1,0 +1,44 @@
+import { systemClock, type Clock } from './clock.js';
+import type { Db } from './db.js';
+
+/** Something that happened to a session: state changes, grade results, notes, handovers. */
+export interface SessionEvent {
+  /** Increases monotonically across all sessions; an SSE client resumes after the last id it saw. */
+  id: number;
+  sessionId: string;
+  at: Date;
+  type: string;
+  data: unknown;
+}
+
+interface EventRow {
+  id: number;
+  session_id: string;
+  at: number;
+  type: string;
+  data: string;
+}
+
+export class EventsRepo {
+  constructor(readonly db: Db, private readonly now: Clock = systemClock) {}
+
+  /** `data` must be JSON-serialisable; it defaults to `{}`. */
+  append(sessionId: string, type: string, data: unknown = {}): SessionEvent {
+    const row = this.db
+      .prepare('INSERT INTO session_events (session_id, at, type, data) VALUES (?, ?, ?, ?) RETURNING *')
+      .get(sessionId, this.now().getTime(), type, JSON.stringify(data ?? null)) as EventRow;
+    return toEvent(row);
+  }
+
+  /** The session's events with id greater than `afterId`, oldest first, at most `limit`. */
+  list(sessionId: string, options: { afterId?: number; limit?: number } = {}): SessionEvent[] {
+    const rows = this.db
+      .prepare('SELECT * FROM session_events WHERE session_id = ? AND id > ? ORDER BY id LIMIT ?')
+      .all(sessionId, options.afterId ?? 0, options.limit ?? 1000) as EventRow[];
+    return rows.map(toEvent);
+  }
+}
+
+function toEvent(r: EventRow): SessionEvent {
+  return { id: r.id, sessionId: r.session_id, at: new Date(r.at), type: r.type, data: JSON.parse(r.data) as unknown };
+}

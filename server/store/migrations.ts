@@ -1,0 +1,132 @@
+import type { Db } from './db.js';
+import { AppError } from '../errors.js';
+
+export interface Migration {
+  version: number;
+  name: string;
+  sql: string;
+}
+
+/**
+ * The schema's history, oldest first. Forward-only: never edit or reorder a migration
+ * that has shipped; append a new one. Times are INTEGER epoch milliseconds (UTC).
+ */
+export const MIGRATIONS: readonly Migration[] = [
+  {
+    version: 1,
+    name: 'initial',
+    sql: `
+      CREATE TABLE meta (
+        key   TEXT PRIMARY KEY,
+        value TEXT NOT NULL
+      ) STRICT;
+
+      CREATE TABLE users (
+        id         TEXT PRIMARY KEY,
+        name       TEXT NOT NULL UNIQUE,
+        role       TEXT NOT NULL CHECK (role IN ('admin', 'interviewer', 'author')),
+        token_hash TEXT NOT NULL UNIQUE,
+        created_at INTEGER NOT NULL
+      ) STRICT;
+
+      CREATE TABLE sessions (
+        id               TEXT PRIMARY KEY,
+        lab_id           TEXT NOT NULL,
+        state            TEXT NOT NULL CHECK (state IN ('starting', 'ready', 'ended', 'failed', 'expired')),
+        candidate_name   TEXT NOT NULL,
+        candidate_email  TEXT,
+        duration_minutes INTEGER NOT NULL CHECK (duration_minutes > 0),
+        created_at       INTEGER NOT NULL,
+        ready_at         INTEGER,
+        expires_at       INTEGER,
+        ended_at         INTEGER,
+        error            TEXT,
+        invite_hash      TEXT NOT NULL UNIQUE,
+        created_by       TEXT NOT NULL REFERENCES users(id),
+        sandbox          TEXT CHECK (sandbox IS NULL OR json_valid(sandbox)),
+        term_cols        INTEGER NOT NULL DEFAULT 80 CHECK (term_cols > 0),
+        term_rows        INTEGER NOT NULL DEFAULT 24 CHECK (term_rows > 0)
+      ) STRICT;
+      CREATE INDEX sessions_by_state ON sessions(state);
+      CREATE INDEX sessions_by_created ON sessions(created_at);
+
+      CREATE TABLE terminal_tickets (
+        hash       TEXT PRIMARY KEY,
+        session_id TEXT NOT NULL REFERENCES sessions(id) ON DELETE CASCADE,
+        role       TEXT NOT NULL CHECK (role IN ('candidate', 'observer')),
+        writable   INTEGER NOT NULL CHECK (writable IN (0, 1)),
+        user_id    TEXT REFERENCES users(id),
+        created_at INTEGER NOT NULL,
+        expires_at INTEGER NOT NULL,
+        used_at    INTEGER
+      ) STRICT;
+      CREATE INDEX terminal_tickets_by_expiry ON terminal_tickets(expires_at);
+      CREATE INDEX terminal_tickets_by_session ON terminal_tickets(session_id);
+
+      CREATE TABLE session_events (
+        id         INTEGER PRIMARY KEY AUTOINCREMENT,
+        session_id TEXT NOT NULL REFERENCES sessions(id) ON DELETE CASCADE,
+        at         INTEGER NOT NULL,
+        type       TEXT NOT NULL,
+        data       TEXT NOT NULL CHECK (json_valid(data))
+      ) STRICT;
+      CREATE INDEX session_events_by_session ON session_events(session_id, id);
+    `,
+  },
+];
+
+export interface MigrationResult {
+  /** Versions applied by this call, in order (empty when already up to date). */
+  applied: number[];
+  /** The schema version after this call. */
+  version: number;
+}
+
+/**
+ * Applies the pending migrations in one IMMEDIATE transaction (so two processes opening
+ * the same file cannot both apply them) and records each in `schema_migrations`.
+ * A database written by a newer opslab is refused rather than guessed at.
+ */
+export function migrate(db: Db, migrations: readonly Migration[] = MIGRATIONS): MigrationResult {
+  assertOrdered(migrations);
+  const latest = migrations.at(-1)?.version ?? 0;
+  const run = db.transaction((): MigrationResult => {
+    db.exec(`CREATE TABLE IF NOT EXISTS schema_migrations (
+      version    INTEGER PRIMARY KEY,
+      name       TEXT NOT NULL,
+      applied_at INTEGER NOT NULL
+    ) STRICT`);
+    const row = db.prepare('SELECT MAX(version) AS v FROM schema_migrations').get() as { v: number | null };
+    const current = row.v ?? 0;
+    if (current > latest) {
+      throw new AppError(
+        'CONFIG_INVALID',
+        `database ${db.name} has schema version ${current}, but this opslab knows only up to ${latest}: ` +
+          'it was written by a newer opslab. Upgrade opslab, or point OPSLAB_DATA_DIR at another directory.',
+      );
+    }
+    const record = db.prepare('INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)');
+    const applied: number[] = [];
+    for (const m of migrations) {
+      if (m.version <= current) continue;
+      db.exec(m.sql);
+      record.run(m.version, m.name, Date.now());
+      applied.push(m.version);
+    }
+    return { applied, version: Math.max(current, latest) };
+  });
+  return run.immediate();
+}
+
+/** The schema version recorded in the database (0 for a fresh file). */
+export function schemaVersion(db: Db): number {
+  const exists = db.prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'schema_migrations'").get();
+  if (!exists) return 0;
+  return (db.prepare('SELECT MAX(version) AS v FROM schema_migrations').get() as { v: number | null }).v ?? 0;
+}
+
+function assertOrdered(migrations: readonly Migration[]): void {
+  migrations.forEach((m, i) => {
+    if (m.version !== i + 1) throw new Error(`migration list is out of order at index ${i} (version ${m.version})`);
+  });
+}

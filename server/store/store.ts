@@ -1,0 +1,35 @@
+import { systemClock, type Clock } from './clock.js';
+import { openDatabase, type Db } from './db.js';
+import { EventsRepo } from './events-repo.js';
+import { MetaRepo } from './meta-repo.js';
+import { SessionsRepo } from './sessions-repo.js';
+import { TicketsRepo } from './tickets-repo.js';
+import { UsersRepo } from './users-repo.js';
+
+/** Every repository over one database; built once by the composition root. */
+export interface Store {
+  readonly db: Db;
+  readonly meta: MetaRepo;
+  readonly users: UsersRepo;
+  readonly sessions: SessionsRepo;
+  readonly tickets: TicketsRepo;
+  readonly events: EventsRepo;
+  close(): void;
+}
+
+export function createStore(db: Db, now: Clock = systemClock): Store {
+  return {
+    db,
+    meta: new MetaRepo(db),
+    users: new UsersRepo(db, now),
+    sessions: new SessionsRepo(db, now),
+    tickets: new TicketsRepo(db, now),
+    events: new EventsRepo(db, now),
+    close: () => db.close(),
+  };
+}
+
+/** Opens (and migrates) the database file and builds the repositories over it. */
+export function openStore(file: string, options: { now?: Clock } = {}): Store {
+  return createStore(openDatabase(file), options.now);
+}
