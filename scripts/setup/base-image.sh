@@ -50,11 +50,14 @@ mapfile -t PACKAGES < <(sed -e 's/#.*//' -e 's/[[:space:]]//g' "$CONTEXT/package
 [ "${#PACKAGES[@]}" -gt 0 ] || die "$CONTEXT/packages.txt lists no packages"
 
 # --- a. up to date? -------------------------------------------------------------------
-# Hash of every file in the build context: path, mode and content.
+# Hash of every file in the build context: path, executable bit (what git keeps; the
+# rest of the mode depends on the clone's umask) and content.
 INPUTS_HASH=$(
   cd "$CONTEXT"
   find . -type f -printf '%P\n' | LC_ALL=C sort | while IFS= read -r f; do
-    printf '%s %s %s\n' "$f" "$(stat -c %a "$f")" "$(sha256sum <"$f" | cut -d' ' -f1)"
+    x=-
+    if [ -x "$f" ]; then x=x; fi
+    printf '%s %s %s\n' "$f" "$x" "$(sha256sum <"$f" | cut -d' ' -f1)"
   done | sha256sum | cut -d' ' -f1
 )
 SHORT=${INPUTS_HASH:0:12}
@@ -66,6 +69,18 @@ OLD_ID=$(docker image inspect --format '{{.Id}}' "$IMAGE" 2>/dev/null || true)
 if [ -n "$OLD_ID" ] && [ "$(image_label "$IMAGE" opslab.inputs-hash)" = "$INPUTS_HASH" ]; then
   log "$IMAGE is up to date (inputs $SHORT) ($(since "$T0"))"
   exit 0
+fi
+# One build at a time on this machine (they would share the rootfs cache and tags).
+LOCK="${TMPDIR:-/tmp}/opslab-base-image.lock"
+exec 9>>"$LOCK"
+if have flock && ! flock -n 9; then
+  log "another base-image build is running; waiting for it (lock $LOCK)"
+  flock -w 1800 9 || die "timed out waiting for the other build (lock $LOCK)"
+  OLD_ID=$(docker image inspect --format '{{.Id}}' "$IMAGE" 2>/dev/null || true)
+  if [ -n "$OLD_ID" ] && [ "$(image_label "$IMAGE" opslab.inputs-hash)" = "$INPUTS_HASH" ]; then
+    log "$IMAGE is up to date (inputs $SHORT) ($(since "$T0"))"
+    exit 0
+  fi
 fi
 if [ -n "$OLD_ID" ]; then
   log "$IMAGE is out of date (inputs now $SHORT); rebuilding"
@@ -272,7 +287,7 @@ DOCKER_BUILDKIT=0 docker build --pull=false --force-rm \
   --build-arg "ROOTFS=$ROOTFS" \
   --label "opslab.inputs-hash=$INPUTS_HASH" \
   --label "opslab.rootfs=$ROOTFS" \
-  -t "$IMAGE" "$CONTEXT" 2>&1 | sed -u 's/^/[setup]   /'
+  -t "$IMAGE" "$CONTEXT" 2>&1 9>&- | sed -u 's/^/[setup]   /'
 [ "${PIPESTATUS[0]}" -eq 0 ] || die "docker build of $IMAGE failed"
 [ "$(image_label "$IMAGE" opslab.inputs-hash)" = "$INPUTS_HASH" ] || die "$IMAGE was not tagged with the new build"
 log "built $IMAGE ($(since "$t"))"

@@ -82,7 +82,9 @@ dockerd_pid() {
   local pid
   [ -r "$PIDFILE" ] || return 1
   pid=$(cat "$PIDFILE" 2>/dev/null) || return 1
-  [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null && [ -d "/proc/$pid" ] || return 1
+  [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null || return 1
+  # A stale pid file may name a pid that now belongs to something else.
+  [ "$(cat "/proc/$pid/comm" 2>/dev/null)" = dockerd ] || return 1
   echo "$pid"
 }
 

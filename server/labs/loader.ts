@@ -73,10 +73,16 @@ export function loadLab(dir: string, displayRoot: string): { lab?: Lab; problems
   // maxAliasCount bounds alias expansion ("billion laughs"); lab files are untrusted.
   const doc = parseDocument(text, { lineCounter: counter, prettyErrors: false });
   for (const err of doc.errors) {
-    problems.push({ file: display, line: err.linePos?.[0]?.line, message: `not valid YAML: ${err.message.split('\n')[0]}` });
+    problems.push({ file: display, line: err.linePos?.[0]?.line ?? counter.linePos(err.pos[0]).line, message: `not valid YAML: ${err.message.split('\n')[0]}` });
   }
   if (problems.length) return { problems };
-  const raw: unknown = doc.toJS({ maxAliasCount: 100 });
+  let raw: unknown;
+  try {
+    raw = doc.toJS({ maxAliasCount: 100 });
+  } catch (e) {
+    // yaml throws (ReferenceError) for an alias bomb or an alias to a missing anchor.
+    return { problems: [{ file: display, message: `not valid YAML: ${e instanceof Error ? e.message : String(e)}` }] };
+  }
   const parsed = labSchema.safeParse(raw);
   if (!parsed.success) {
     for (const issue of parsed.error.issues) {

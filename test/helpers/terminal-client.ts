@@ -5,6 +5,19 @@
  */
 import WebSocket from 'ws';
 
+export class UpgradeRefused extends Error {
+  constructor(readonly status: number) {
+    super(`upgrade refused: ${status}`);
+  }
+}
+
+// CSI, OSC (ended by BEL or ST), and two-byte escapes.
+const ANSI = /\x1b(?:\[[0-?]*[ -/]*[@-~]|\][^\x07\x1b]*(?:\x07|\x1b\\)|[@-Z\\-_=>])/g;
+
+export function stripAnsi(s: string): string {
+  return s.replace(ANSI, '');
+}
+
 export interface ControlMessage {
   type: string;
   [k: string]: unknown;
@@ -47,10 +60,14 @@ export class TerminalClient {
   ): Promise<TerminalClient> {
     const ws = new WebSocket(url, { headers: options.origin ? { Origin: options.origin } : {} });
     const client = new TerminalClient(ws, { autoAck: options.autoAck ?? true, ackDelayMs: options.ackDelayMs ?? 0 });
-    return new Promise((resolve, reject) => {
-      ws.once('open', () => resolve(client));
-      ws.once('unexpected-response', (_req, res) => reject(new Error(`upgrade refused: ${res.statusCode}`)));
+    return new Promise<void>((resolve, reject) => {
+      ws.once('open', () => resolve());
+      ws.once('unexpected-response', (_req, res) => reject(new UpgradeRefused(res.statusCode ?? 0)));
       ws.once('error', reject);
+    }).then(async () => {
+      // Like the web app, start once the server has said hello.
+      await client.waitFor((c) => c.controls.some((m) => m.type === 'hello'), 'hello', 10_000);
+      return client;
     });
   }
 
@@ -79,6 +96,11 @@ export class TerminalClient {
 
   text(): string {
     return Buffer.concat(this.output).toString('utf8');
+  }
+
+  /** The output without escape sequences (colours, modes, titles), as a person reads it. */
+  plain(): string {
+    return stripAnsi(this.text());
   }
 
   type(text: string): void {
@@ -114,9 +136,10 @@ export class TerminalClient {
     }
   }
 
+  /** Waits for text as a person would read it (escape sequences stripped). */
   waitForText(pattern: string | RegExp, timeoutMs?: number): Promise<void> {
     const test = (s: string) => (typeof pattern === 'string' ? s.includes(pattern) : pattern.test(s));
-    return this.waitFor((c) => test(c.text()), `output matching ${String(pattern)}`, timeoutMs);
+    return this.waitFor((c) => test(c.plain()), `output matching ${String(pattern)}`, timeoutMs);
   }
 
   close(): Promise<void> {

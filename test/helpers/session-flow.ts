@@ -1,0 +1,68 @@
+/**
+ * The steps most integration tests share: create a session through the API, wait until
+ * it is ready, and open terminals the way the web app does (ticket, then WebSocket).
+ */
+import Docker from 'dockerode';
+import type { ServerProcess } from './server-process.js';
+import { TerminalClient } from './terminal-client.js';
+
+export interface CreatedSession {
+  id: string;
+  state: string;
+  candidateToken: string;
+  [k: string]: unknown;
+}
+
+export async function createSession(server: ServerProcess, lab = 'hello', name = 'Ada Lovelace'): Promise<CreatedSession> {
+  const r = await server.api<CreatedSession>('POST', '/api/sessions', { body: { lab, candidate: { name } } });
+  if (r.status !== 201) throw new Error(`create session: ${r.status} ${JSON.stringify(r.body)}`);
+  return r.body;
+}
+
+export async function waitForState(server: ServerProcess, id: string, state: string, timeoutMs = 60_000) {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const r = await server.api<{ state: string; error: string | null }>('GET', `/api/sessions/${id}`);
+    if (r.body.state === state) return r.body;
+    if (r.body.state !== 'starting' && r.body.state !== state) {
+      throw new Error(`session ${id} is ${r.body.state} (${r.body.error ?? ''}), expected ${state}`);
+    }
+    if (Date.now() > deadline) throw new Error(`session ${id} still ${r.body.state} after ${timeoutMs} ms`);
+    await new Promise((res) => setTimeout(res, 100));
+  }
+}
+
+export async function ticketFor(server: ServerProcess, id: string, token: string, body: object = {}): Promise<string> {
+  const r = await server.api<{ ticket: string }>('POST', `/api/sessions/${id}/terminal-ticket`, { token, body });
+  if (r.status !== 200) throw new Error(`ticket: ${r.status} ${JSON.stringify(r.body)}`);
+  return r.body.ticket;
+}
+
+export async function openTerminal(
+  server: ServerProcess,
+  id: string,
+  token: string,
+  options: { autoAck?: boolean; ackDelayMs?: number; origin?: string } = {},
+): Promise<TerminalClient> {
+  const ticket = await ticketFor(server, id, token);
+  return TerminalClient.connect(`${server.wsUrl}/api/sessions/${id}/terminal?ticket=${ticket}`, options);
+}
+
+/** Every engine resource (container, network, volume) labelled with this session. */
+export async function engineResources(sessionId: string): Promise<string[]> {
+  const docker = new Docker();
+  const filters = { label: [`opslab.session=${sessionId}`] };
+  const [containers, networks, volumes] = await Promise.all([
+    docker.listContainers({ all: true, filters }),
+    docker.listNetworks({ filters }),
+    docker.listVolumes({ filters }),
+  ]);
+  return [
+    ...containers.map((c) => `container ${c.Names.join(',')}`),
+    ...networks.map((n) => `network ${n.Name}`),
+    ...(volumes.Volumes ?? []).map((v) => `volume ${v.Name}`),
+  ];
+}
+
+/** The candidate's prompt at the end of the output (match against plain text). */
+export const PROMPT = /candidate@opslab:[^\n]*\$ $/;
