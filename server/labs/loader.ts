@@ -56,7 +56,10 @@ function lineOf(doc: Document, counter: LineCounter, segments: readonly Property
 function issueMessage(issue: z.core.$ZodIssue, value: unknown): string {
   if (issue.code === 'invalid_type' && value === undefined) return `is required (${issue.expected})`;
   if (issue.code === 'unrecognized_keys') return `unknown field${issue.keys.length > 1 ? 's' : ''} ${issue.keys.join(', ')}`;
-  return `${issue.message}, got ${describeValue(value)}`;
+  // zod's generic wording ("Invalid input: expected number, received string") says the
+  // type twice; authors need what was expected and what they wrote.
+  const message = issue.code === 'invalid_type' && issue.message.startsWith('Invalid input') ? `expected ${issue.expected}` : issue.message;
+  return `${message}, got ${describeValue(value)}`;
 }
 
 export function loadLab(dir: string, displayRoot: string): { lab?: Lab; problems: LabProblem[] } {

@@ -7,6 +7,7 @@ import { z } from 'zod';
 
 export const LAB_ID = /^[a-z0-9][a-z0-9-]{0,62}$/;
 const CHECK_ID = /^[a-z0-9][a-z0-9-]{0,62}$/;
+const POSITIVE_INT = 'expected a positive integer';
 
 export const resourcesSchema = z
   .object({
@@ -20,7 +21,7 @@ export const checkSchema = z
   .object({
     id: z.string().regex(CHECK_ID, 'lowercase letters, digits and dashes'),
     title: z.string().min(1),
-    points: z.number().int().positive(),
+    points: z.number({ error: POSITIVE_INT }).int(POSITIVE_INT).positive(POSITIVE_INT),
     type: z.string().min(1),
     hidden: z.boolean().default(false),
     hint: z.string().optional(),

@@ -1,0 +1,153 @@
+/**
+ * Bad input gets a clear error with a stable code, and nothing else is affected: a
+ * broken lab beside a good one, malformed and oversized bodies, wrong tokens, reused
+ * tickets, foreign Origins and path tricks, while a live session keeps working.
+ */
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { REPO_ROOT, ServerProcess } from '../helpers/server-process.js';
+import { createSession, openTerminal, PROMPT, ticketFor, waitForState, type CreatedSession } from '../helpers/session-flow.js';
+import { TerminalClient, UpgradeRefused } from '../helpers/terminal-client.js';
+
+type ErrorBody = { error: { code: string; message: string } };
+
+const BROKEN_LAB = `id: broken
+title: A lab with a mistake
+summary: Points are words here.
+difficulty: easy
+durationMinutes: 10
+checks:
+  - id: one
+    title: First
+    points: 1
+    type: file
+  - id: two
+    title: Second
+    points: two
+    type: file
+`;
+
+describe('errors at the API, with a live session beside them', () => {
+  let server: ServerProcess;
+  let labsDir: string;
+  let session: CreatedSession;
+
+  beforeAll(async () => {
+    labsDir = await fs.promises.mkdtemp(path.join(os.tmpdir(), 'opslab-labs-'));
+    await fs.promises.cp(path.join(REPO_ROOT, 'labs/hello'), path.join(labsDir, 'hello'), { recursive: true });
+    await fs.promises.mkdir(path.join(labsDir, 'broken'));
+    await fs.promises.writeFile(path.join(labsDir, 'broken/lab.yaml'), BROKEN_LAB);
+    await fs.promises.writeFile(path.join(labsDir, 'broken/brief.md'), '# Broken\n');
+    server = await ServerProcess.start({ OPSLAB_LABS_DIR: labsDir });
+    session = await createSession(server);
+    await waitForState(server, session.id, 'ready');
+  });
+
+  afterAll(async () => {
+    if (session) await server.api('POST', `/api/sessions/${session.id}/end`).catch(() => undefined);
+    await server.stop();
+    await fs.promises.rm(labsDir, { recursive: true, force: true });
+  });
+
+  it('loads the good lab and reports the broken one by file, line and field', async () => {
+    const r = await server.api<{ labs: { id: string }[]; invalid: { id: string; problems: string[] }[] }>('GET', '/api/labs');
+    expect(r.status).toBe(200);
+    expect(r.body.labs.map((l) => l.id)).toEqual(['hello']);
+    const broken = r.body.invalid.find((i) => i.id === 'broken');
+    expect(broken?.problems).toEqual([expect.stringMatching(/^[^ ]*broken\/lab\.yaml:13 checks\[1\]\.points: expected a positive integer, got "two"$/)]);
+    const create = await server.api<ErrorBody>('POST', '/api/sessions', { body: { lab: 'broken', candidate: { name: 'X' } } });
+    expect(create.status).toBe(422);
+    expect(create.body.error.code).toBe('LAB_INVALID');
+  });
+
+  it('answers malformed, invalid and oversized bodies with stable codes', async () => {
+    const bad = await server.api<ErrorBody>('POST', '/api/sessions', { rawBody: '{"lab": "hello", ' });
+    expect(bad.status).toBe(400);
+    expect(bad.body.error.code).toBe('BAD_REQUEST');
+
+    const invalid = await server.api<ErrorBody>('POST', '/api/sessions', { body: { lab: 'hello', candidate: {}, extra: 1 } });
+    expect(invalid.status).toBe(400);
+    expect(invalid.body.error.code).toBe('VALIDATION');
+    expect(invalid.body.error.message).toContain('candidate.name');
+
+    const huge = await server.api<ErrorBody>('POST', '/api/sessions', {
+      body: { lab: 'hello', candidate: { name: 'x'.repeat(200_000) } },
+    });
+    expect(huge.status).toBe(413);
+    expect(huge.body.error.code).toBe('PAYLOAD_TOO_LARGE');
+
+    const unknown = await server.api<ErrorBody>('POST', '/api/sessions', { body: { lab: 'nope', candidate: { name: 'X' } } });
+    expect(unknown.status).toBe(404);
+    expect(unknown.body.error.code).toBe('NOT_FOUND');
+  });
+
+  it('refuses missing, wrong and foreign credentials', async () => {
+    expect((await server.api<ErrorBody>('GET', '/api/sessions', { token: null })).body.error.code).toBe('UNAUTHENTICATED');
+    expect((await server.api<ErrorBody>('GET', '/api/sessions', { token: 'osl_s_wrong' })).status).toBe(401);
+    // The candidate may read their own session but nothing staff-only, and no other session.
+    expect((await server.api('GET', `/api/sessions/${session.id}`, { token: session.candidateToken })).status).toBe(200);
+    const list = await server.api<ErrorBody>('GET', '/api/sessions', { token: session.candidateToken });
+    expect(list.status).toBe(403);
+    expect(list.body.error.code).toBe('FORBIDDEN');
+    const other = await server.api<ErrorBody>('GET', '/api/sessions/0123456789abcdef0123', { token: session.candidateToken });
+    expect(other.status).toBe(403);
+  });
+
+  it('treats path tricks in ids as not found', async () => {
+    for (const p of ['/api/sessions/..%2f..%2fetc', '/api/sessions/%2e%2e', '/api/labs/..%2f_images', `/api/sessions/${session.id}%00`]) {
+      const r = await server.api<ErrorBody>('GET', p);
+      expect(r.status, p).toBe(404);
+      expect(r.body.error.code, p).toBe('NOT_FOUND');
+    }
+  });
+
+  it('accepts a terminal ticket once, only for its session, and only from an allowed Origin', async () => {
+    const ticket = await ticketFor(server, session.id, session.candidateToken);
+    const url = `${server.wsUrl}/api/sessions/${session.id}/terminal?ticket=${ticket}`;
+    const foreign = await TerminalClient.connect(url, { origin: 'https://evil.example' }).catch((e: unknown) => e);
+    expect(foreign).toBeInstanceOf(UpgradeRefused);
+    expect((foreign as UpgradeRefused).status).toBe(403);
+
+    const first = await TerminalClient.connect(url, { origin: `http://127.0.0.1:${server.port}` });
+    await first.close();
+    const reused = await TerminalClient.connect(url).catch((e: unknown) => e);
+    expect((reused as UpgradeRefused).status).toBe(401);
+
+    // A ticket shown for another session is refused and stays good for its own.
+    const otherTicket = await ticketFor(server, session.id, session.candidateToken);
+    const wrong = await TerminalClient.connect(`${server.wsUrl}/api/sessions/0123456789abcdef0123/terminal?ticket=${otherTicket}`).catch(
+      (e: unknown) => e,
+    );
+    expect((wrong as UpgradeRefused).status).toBe(401);
+    const right = await TerminalClient.connect(`${server.wsUrl}/api/sessions/${session.id}/terminal?ticket=${otherTicket}`);
+    await right.close();
+  });
+
+  it('answers malformed terminal frames with an error frame and keeps the shell', async () => {
+    const c = await openTerminal(server, session.id, session.candidateToken);
+    await c.waitForText(PROMPT);
+    c.sendRaw('1{not json');
+    c.sendRaw('9what');
+    c.sendRaw(Buffer.alloc(0));
+    await c.waitFor((x) => x.controls.filter((m) => m.type === 'error' && m.code === 'BAD_FRAME').length >= 2, 'BAD_FRAME errors');
+    c.type('echo "still-$((2*21))"\r');
+    await c.waitForText('still-42');
+    await c.close();
+  });
+});
+
+describe('the local driver', () => {
+  it('refuses candidate sessions unless explicitly allowed, since it does not isolate', async () => {
+    const server = await ServerProcess.start({ OPSLAB_DRIVER: 'local' });
+    try {
+      expect((await server.api<{ driver: string }>('GET', '/api/health')).body.driver).toBe('local');
+      const r = await server.api<ErrorBody>('POST', '/api/sessions', { body: { lab: 'hello', candidate: { name: 'X' } } });
+      expect(r.status).toBe(503);
+      expect(r.body.error.code).toBe('DRIVER_UNSAFE');
+    } finally {
+      await server.stop();
+    }
+  });
+});

@@ -1,0 +1,71 @@
+/**
+ * What a candidate finds from inside the sandbox, typed into the terminal as they would:
+ * not root, no capabilities, no engine socket, and a fork bomb that the pids limit stops
+ * while the API keeps answering.
+ */
+import Docker from 'dockerode';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ServerProcess } from '../helpers/server-process.js';
+import { createSession, engineResources, openTerminal, PROMPT, waitForState, type CreatedSession } from '../helpers/session-flow.js';
+
+const PIDS_LIMIT = 128;
+
+describe('inside the sandbox', () => {
+  let server: ServerProcess;
+  let session: CreatedSession;
+
+  beforeAll(async () => {
+    server = await ServerProcess.start({ OPSLAB_SANDBOX_PIDS: String(PIDS_LIMIT) });
+    session = await createSession(server);
+    await waitForState(server, session.id, 'ready');
+  });
+
+  afterAll(async () => {
+    if (session) await server.api('POST', `/api/sessions/${session.id}/end`).catch(() => undefined);
+    await server.stop();
+  });
+
+  it('the candidate is not root, holds no capabilities, and has no Docker socket', async () => {
+    const c = await openTerminal(server, session.id, session.candidateToken);
+    await c.waitForText(PROMPT);
+    c.type('echo "uid=$(id -u)"; grep -E "^Cap(Eff|Prm|Bnd|Amb)" /proc/$$/status; ls -l /var/run/docker.sock /run/docker.sock 2>&1 | grep -c "No such"; echo checked-$((1+1))\r');
+    await c.waitForText('checked-2');
+    const out = c.plain();
+    const uid = Number(/uid=(\d+)/.exec(out)?.[1]);
+    expect(uid).toBeGreaterThan(0);
+    for (const cap of ['CapEff', 'CapPrm', 'CapBnd', 'CapAmb']) expect(out).toMatch(new RegExp(`${cap}:\\s+0{16}`));
+    expect(out).toMatch(/^2\r?$/m); // both socket paths missing
+    await c.close();
+  });
+
+  it('stops a fork bomb at the pids limit while the API keeps answering', async () => {
+    const c = await openTerminal(server, session.id, session.candidateToken);
+    await c.waitForText(PROMPT);
+    c.type('bomb() { bomb | bomb & }; bomb\r');
+    const docker = new Docker();
+    const container = docker.getContainer(`opslab-${session.id}-workspace`);
+    let peak = 0;
+    const slowest: number[] = [];
+    const until = Date.now() + 6_000;
+    while (Date.now() < until) {
+      const t0 = Date.now();
+      const health = await server.api('GET', '/api/health');
+      const own = await server.api<{ state: string }>('GET', `/api/sessions/${session.id}`);
+      slowest.push(Date.now() - t0);
+      expect(health.status).toBe(200);
+      expect(own.body.state).toBe('ready');
+      const stats = (await container.stats({ stream: false })) as { pids_stats?: { current?: number } };
+      peak = Math.max(peak, stats.pids_stats?.current ?? 0);
+      await new Promise((r) => setTimeout(r, 200));
+    }
+    expect(peak).toBeGreaterThan(PIDS_LIMIT / 2); // the bomb really went off...
+    expect(peak).toBeLessThanOrEqual(PIDS_LIMIT); // ...and the limit held
+    expect(Math.max(...slowest)).toBeLessThan(2_000);
+    await c.close();
+
+    // Ending the session still cleans everything up.
+    const end = await server.api<{ state: string }>('POST', `/api/sessions/${session.id}/end`);
+    expect(end.body.state).toBe('ended');
+    expect(await engineResources(session.id)).toEqual([]);
+  });
+});
