@@ -6,6 +6,8 @@ import { defineConfig } from 'vitest/config';
 //   integration – the real server against the real Docker engine
 export default defineConfig({
   test: {
+    // Most suites wait on the engine, not the CPU: three files at a time suits 2 cores.
+    maxWorkers: 3,
     projects: [
       {
         test: {
@@ -28,9 +30,6 @@ export default defineConfig({
           include: ['test/integration/**/*.test.ts'],
           testTimeout: 180_000,
           hookTimeout: 300_000,
-          // Each file starts its own server; two at a time suits a 2-core machine.
-          maxWorkers: 2,
-          fileParallelism: true,
         },
       },
     ],

@@ -101,4 +101,3 @@ export class TerminalTickets {
   }
 }
 
-/** Alias kept while callers converge on one name (server/http/app.ts uses this one). */

@@ -11,7 +11,8 @@ export class UpgradeRefused extends Error {
   }
 }
 
-// CSI, OSC (ended by BEL or ST), and two-byte escapes.
+// CSI, OSC (ended by BEL or ST), and two-byte escapes: matching control characters is the point.
+// eslint-disable-next-line no-control-regex
 const ANSI = /\x1b(?:\[[0-?]*[ -/]*[@-~]|\][^\x07\x1b]*(?:\x07|\x1b\\)|[@-Z\\-_=>])/g;
 
 export function stripAnsi(s: string): string {
