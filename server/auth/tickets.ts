@@ -82,7 +82,7 @@ export class TerminalTickets {
   /**
    * Spends the ticket for `sessionId`. Returns its record, or throws TICKET_INVALID if
    * it is unknown, used, expired or for another session (`details.reason` says which,
-   * for logs; the message does not).
+   * for logs and for a client deciding whether to ask for a new ticket).
    */
   redeem(ticket: string, sessionId: string): TicketRecord {
     const hash = hashToken(ticket);
