@@ -48,12 +48,15 @@ export function terminalUpgradeHandler(deps: TerminalUpgradeDeps) {
       }
       const ticket = url.searchParams.get('ticket');
       if (!ticket) throw new AppError('TICKET_INVALID', 'a terminal ticket is required');
-      const redeemed = deps.tickets.redeem(ticket, sessionId);
-      const session = deps.sessions.require(sessionId);
+      // The state is checked before the ticket is spent, so a client that connects a
+      // moment too early can retry with the same ticket.
+      const session = deps.sessions.get(sessionId);
       const hub = deps.sessions.hub(sessionId);
-      if (session.state !== 'ready' || !hub) {
+      if (session && (session.state !== 'ready' || !hub)) {
         throw new AppError('WRONG_STATE', session.state === 'starting' ? 'the sandbox is still starting' : `the session is ${session.state}`);
       }
+      const redeemed = deps.tickets.redeem(ticket, sessionId);
+      if (!session || !hub) throw new AppError('NOT_FOUND', 'no such session');
       wss.handleUpgrade(req, socket, head, (ws) => {
         hub.attach(ws, redeemed.write ? 'candidate' : 'observer');
       });

@@ -17,6 +17,7 @@ import { newId } from '../store/ids.js';
 import type { Session } from '../store/sessions-repo.js';
 import type { Store } from '../store/store.js';
 import { TerminalHub } from '../terminal/hub.js';
+import { CLOSE_CODES } from '../terminal/protocol.js';
 import { buildStarterRepo } from './starter.js';
 import { isLive, sourcesOf, type SessionState } from './state.js';
 
@@ -226,14 +227,14 @@ export class SessionService {
     const hub = this.hubs.get(id);
     hub?.broadcastControl({ type: 'state', state: to, ...(error ? { error } : {}) });
     this.emit(id, 'state', { state: to, ...(error ? { error } : {}) });
-    await this.teardown(id);
+    await this.teardown(id, `session ${to}`);
     return updated;
   }
 
-  private async teardown(id: string): Promise<void> {
+  private async teardown(id: string, reason = 'session over'): Promise<void> {
     const hub = this.hubs.get(id);
     this.hubs.delete(id);
-    await hub?.close({ reason: 'session over' }).catch((err: unknown) => this.log.warn({ err, sessionId: id }, 'closing terminal'));
+    await hub?.close({ code: CLOSE_CODES.SESSION_ENDED, reason }).catch((err: unknown) => this.log.warn({ err, sessionId: id }, 'closing terminal'));
     const session = this.get(id);
     const ref: SandboxRef = session?.sandbox ?? { sessionId: id, driver: this.deps.driver.kind, id };
     await this.deps.driver.destroy(ref).catch((err: unknown) => {
