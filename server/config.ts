@@ -78,6 +78,12 @@ const RawConfigSchema = z
         allowUnisolated: bool().default(false),
         dockerSocket: nonEmpty('a socket path or URL').optional(),
         baseImage: nonEmpty('an image reference').default('opslab/base:bookworm'),
+        // Each session's network gets a /28 from here. The engine's own default pools
+        // hold only about 30 networks; this one holds 4096 and sits outside them.
+        subnetPool: z
+          .string({ error: 'expected an IPv4 CIDR' })
+          .regex(/^(\d{1,3}\.){3}\d{1,3}\/(8|9|1\d|2[0-4])$/, { error: 'expected an IPv4 CIDR from /8 to /24, like 172.16.0.0/16' })
+          .default('172.16.0.0/16'),
       })
       .prefault({}),
     sessions: z
@@ -172,6 +178,7 @@ export const ENV_VARS: readonly EnvVar[] = [
   { name: 'OPSLAB_ALLOW_UNISOLATED', path: 'driver.allowUnisolated', kind: 'bool' },
   { name: 'OPSLAB_DOCKER_SOCKET', path: 'driver.dockerSocket', kind: 'string' },
   { name: 'OPSLAB_BASE_IMAGE', path: 'driver.baseImage', kind: 'string' },
+  { name: 'OPSLAB_DOCKER_SUBNET_POOL', path: 'driver.subnetPool', kind: 'string' },
   { name: 'OPSLAB_SESSION_DEFAULT_MINUTES', path: 'sessions.defaultDurationMinutes', kind: 'int' },
   { name: 'OPSLAB_SESSION_MAX_MINUTES', path: 'sessions.maxDurationMinutes', kind: 'int' },
   { name: 'OPSLAB_READY_TIMEOUT_SECONDS', path: 'sessions.readyTimeoutSeconds', kind: 'int' },

@@ -55,7 +55,6 @@ function lineOf(doc: Document, counter: LineCounter, segments: readonly Property
 
 function issueMessage(issue: z.core.$ZodIssue, value: unknown): string {
   if (issue.code === 'invalid_type' && value === undefined) return `is required (${issue.expected})`;
-  if (issue.code === 'unrecognized_keys') return `unknown field${issue.keys.length > 1 ? 's' : ''} ${issue.keys.join(', ')}`;
   // zod's generic wording ("Invalid input: expected number, received string") says the
   // type twice; authors need what was expected and what they wrote.
   const message = issue.code === 'invalid_type' && issue.message.startsWith('Invalid input') ? `expected ${issue.expected}` : issue.message;
@@ -89,6 +88,14 @@ export function loadLab(dir: string, displayRoot: string): { lab?: Lab; problems
   const parsed = labSchema.safeParse(raw);
   if (!parsed.success) {
     for (const issue of parsed.error.issues) {
+      if (issue.code === 'unrecognized_keys') {
+        // One problem per unknown key, at the key's own line and path.
+        for (const key of issue.keys) {
+          const segs = [...(issue.path as PropertyKey[]), key];
+          problems.push({ file: display, line: lineOf(doc, counter, segs), field: fieldPath(segs), message: 'unknown field' });
+        }
+        continue;
+      }
       const segs = issue.path as PropertyKey[];
       let value: unknown = raw;
       for (const s of segs) value = (value as Record<PropertyKey, unknown> | undefined)?.[s];

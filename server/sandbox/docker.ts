@@ -52,11 +52,26 @@ export interface DockerDriverOptions {
   /** Installation id: this server only ever lists, reaps or destroys what carries it. */
   ownerId: string;
   logger: Logger;
+  /** IPv4 CIDR the per-session /28 networks are taken from. */
+  subnetPool?: string;
   /** Image for the grader container; defaults to the sandbox's own image. */
   graderImage?: string;
 }
 
 const GRADER_MEMORY_MB = 512;
+const DEFAULT_SUBNET_POOL = '172.16.0.0/16';
+
+/** A random aligned /`prefix` inside `pool` (e.g. a /28 inside 172.16.0.0/16). */
+export function randomSubnet(pool: string, prefix: number): string {
+  const [base = '', bitsText = ''] = pool.split('/');
+  const bits = Number(bitsText);
+  const octets = base.split('.').map(Number);
+  const start = (((octets[0] ?? 0) << 24) | ((octets[1] ?? 0) << 16) | ((octets[2] ?? 0) << 8) | (octets[3] ?? 0)) >>> 0;
+  const count = 2 ** (prefix - bits);
+  const poolStart = (start & (bits === 0 ? 0 : (~0 << (32 - bits)) >>> 0)) >>> 0;
+  const addr = (poolStart + Math.floor(Math.random() * count) * 2 ** (32 - prefix)) >>> 0;
+  return `${addr >>> 24}.${(addr >>> 16) & 255}.${(addr >>> 8) & 255}.${addr & 255}/${prefix}`;
+}
 const READY_TIMEOUT_MS = 20_000;
 /** How much of the shell's past output a new attachment replays (enough for any screen and its scrollback). */
 const MAX_TTY_HISTORY = 32 * 1024 * 1024;
@@ -123,15 +138,7 @@ export class DockerDriver implements SandboxDriver {
     const caps = normalizeCapabilities(spec.capAdd);
     const signal = options?.signal;
     try {
-      await this.docker.createNetwork({
-        Name: names.network,
-        // The engine otherwise allows two networks with one name.
-        CheckDuplicate: true,
-        Driver: 'bridge',
-        // An internal network has no route to the internet, the host or other sessions.
-        Internal: spec.network === 'isolated',
-        Labels: this.labels(spec.sessionId, 'network'),
-      });
+      await this.createNetwork(names.network, spec);
       signal?.throwIfAborted();
       await this.docker.createVolume({ Name: names.volume, Labels: this.labels(spec.sessionId, 'workspace-volume') });
       await this.docker.createVolume({ Name: names.ttyVolume, Labels: this.labels(spec.sessionId, 'tty-volume') });
@@ -198,6 +205,30 @@ export class DockerDriver implements SandboxDriver {
       if (e instanceof AppError) throw e;
       if (signal?.aborted) throw new AppError('SANDBOX_FAILED', 'sandbox creation was cancelled', { cause: e });
       throw new AppError('SANDBOX_FAILED', `could not start the sandbox: ${describeError(e)}`, { cause: e });
+    }
+  }
+
+  /**
+   * A bridge network on a /28 of its own, picked at random from the subnet pool; a pick
+   * that overlaps another network is retried.
+   */
+  private async createNetwork(name: string, spec: SandboxSpec): Promise<void> {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        await this.docker.createNetwork({
+          Name: name,
+          // The engine otherwise allows two networks with one name.
+          CheckDuplicate: true,
+          Driver: 'bridge',
+          // An internal network has no route to the internet, the host or other sessions.
+          Internal: spec.network === 'isolated',
+          IPAM: { Driver: 'default', Config: [{ Subnet: randomSubnet(this.options.subnetPool ?? DEFAULT_SUBNET_POOL, 28) }] },
+          Labels: this.labels(spec.sessionId, 'network'),
+        });
+        return;
+      } catch (e) {
+        if (attempt >= 20 || !/overlap/i.test(describeError(e))) throw e;
+      }
     }
   }
 

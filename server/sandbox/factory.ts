@@ -11,7 +11,12 @@ export async function createDriver(config: Config, o: { ownerId: string; logger:
     return new LocalDriver({ rootDir: path.join(config.dataDir, 'local-sandboxes'), ownerId: o.ownerId, logger: o.logger });
   }
   const { DockerDriver } = await import('./docker.js');
-  const driver = new DockerDriver({ socketPath: config.driver.dockerSocket, ownerId: o.ownerId, logger: o.logger });
+  const driver = new DockerDriver({
+    socketPath: config.driver.dockerSocket,
+    subnetPool: config.driver.subnetPool,
+    ownerId: o.ownerId,
+    logger: o.logger,
+  });
   await driver.ping();
   if (!(await driver.imageExists(config.driver.baseImage))) {
     throw new AppError(

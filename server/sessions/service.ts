@@ -36,7 +36,8 @@ const DEFAULT_SIZE: TermSize = { cols: 120, rows: 32 };
 
 export class SessionService {
   private readonly hubs = new Map<string, TerminalHub>();
-  private readonly provisioning = new Map<string, AbortController>();
+  private readonly provisioning = new Map<string, { abort: AbortController; done: Promise<void> }>();
+  private stopping = false;
   private readonly listeners = new Map<string, Set<Listener>>();
   private readonly timers: NodeJS.Timeout[] = [];
   private readonly log: Logger;
@@ -122,7 +123,11 @@ export class SessionService {
       termSize: DEFAULT_SIZE,
     });
     this.emit(session.id, 'state', { state: session.state });
-    void this.provision(session, lab);
+    const abort = new AbortController();
+    const done = this.provision(session, lab, abort).catch((err: unknown) =>
+      this.log.error({ err, sessionId: session.id }, 'provisioning failed unexpectedly'),
+    );
+    this.provisioning.set(session.id, { abort, done });
     return { session, candidateToken };
   }
 
@@ -143,9 +148,7 @@ export class SessionService {
     };
   }
 
-  private async provision(session: Session, lab: Lab): Promise<void> {
-    const abort = new AbortController();
-    this.provisioning.set(session.id, abort);
+  private async provision(session: Session, lab: Lab, abort: AbortController): Promise<void> {
     const timeout = setTimeout(
       () => abort.abort(new AppError('SANDBOX_FAILED', 'the sandbox was not ready in time')),
       this.deps.config.sessions.readyTimeoutSeconds * 1000,
@@ -175,9 +178,17 @@ export class SessionService {
       this.emit(session.id, 'state', { state: 'ready' });
       this.hubs.get(session.id)?.broadcastControl({ type: 'state', state: 'ready' });
     } catch (e) {
+      if (this.stopping) {
+        // Left `starting`: the next start fails it and the reaper removes the sandbox.
+        log.info('provisioning stopped by shutdown');
+        return;
+      }
       const reason = abort.signal.aborted && abort.signal.reason instanceof AppError ? abort.signal.reason.message : describeError(e);
       log.warn({ err: e }, 'session failed to start');
       await this.fail(session.id, `the sandbox could not start: ${reason}`);
+      // Ended or expired while starting: that move happened before the sandbox existed
+      // or was recorded, so remove what this attempt created.
+      if (ref && !isLive(this.get(session.id)?.state ?? 'ended')) await this.teardown(session.id);
     } finally {
       clearTimeout(timeout);
       this.provisioning.delete(session.id);
@@ -223,7 +234,7 @@ export class SessionService {
     const fields = to === 'failed' ? { endedAt: this.now(), error: error ?? 'failed' } : { endedAt: this.now() };
     const updated = this.deps.store.sessions.transition(id, sourcesOf(to), to, fields);
     if (!updated) return null;
-    this.provisioning.get(id)?.abort(new AppError('SANDBOX_FAILED', `the session was ${to} while starting`));
+    this.provisioning.get(id)?.abort.abort(new AppError('SANDBOX_FAILED', `the session was ${to} while starting`));
     const hub = this.hubs.get(id);
     hub?.broadcastControl({ type: 'state', state: to, ...(error ? { error } : {}) });
     this.emit(id, 'state', { state: to, ...(error ? { error } : {}) });
@@ -235,12 +246,15 @@ export class SessionService {
     const hub = this.hubs.get(id);
     this.hubs.delete(id);
     await hub?.close({ code: CLOSE_CODES.SESSION_ENDED, reason }).catch((err: unknown) => this.log.warn({ err, sessionId: id }, 'closing terminal'));
-    const session = this.get(id);
-    const ref: SandboxRef = session?.sandbox ?? { sessionId: id, driver: this.deps.driver.kind, id };
-    await this.deps.driver.destroy(ref).catch((err: unknown) => {
+    try {
+      // A session ended while starting may not have its sandbox recorded yet: ask the driver.
+      const known = this.get(id)?.sandbox;
+      const refs = known ? [known] : (await this.deps.driver.list({ sessionId: id })).map((i) => i.ref);
+      for (const ref of refs) await this.deps.driver.destroy(ref);
+    } catch (err) {
       // The reaper retries what is left behind.
       this.log.error({ err, sessionId: id }, 'removing the sandbox failed');
-    });
+    }
   }
 
   async end(id: string, by: string): Promise<Session> {
@@ -314,7 +328,10 @@ export class SessionService {
   async shutdown(): Promise<void> {
     for (const t of this.timers) clearInterval(t);
     this.timers.length = 0;
-    for (const abort of this.provisioning.values()) abort.abort(new AppError('SANDBOX_FAILED', 'the server is shutting down'));
+    this.stopping = true;
+    const starting = [...this.provisioning.values()];
+    for (const p of starting) p.abort.abort(new AppError('SANDBOX_FAILED', 'the server is shutting down'));
+    await Promise.allSettled(starting.map((p) => p.done));
     const hubs = [...this.hubs.values()];
     this.hubs.clear();
     await Promise.allSettled(hubs.map((h) => h.close({ code: 1012, reason: 'server restarting' })));

@@ -35,7 +35,12 @@ describe('loadConfig', () => {
     expect(config.labsDir).toBe(path.join(dir, 'labs'));
     expect(config.logLevel).toBe('info');
     expect(config.adminToken).toBeUndefined();
-    expect(config.driver).toEqual({ kind: 'docker', allowUnisolated: false, baseImage: 'opslab/base:bookworm' });
+    expect(config.driver).toEqual({
+      kind: 'docker',
+      allowUnisolated: false,
+      baseImage: 'opslab/base:bookworm',
+      subnetPool: '172.16.0.0/16',
+    });
     expect(config.sessions).toEqual({
       defaultDurationMinutes: 60, maxDurationMinutes: 240, readyTimeoutSeconds: 120,
       reaperIntervalSeconds: 30, ticketTtlSeconds: 30, expiryCheckSeconds: 5,
@@ -60,6 +65,7 @@ describe('loadConfig', () => {
         OPSLAB_ALLOW_UNISOLATED: '1',
         OPSLAB_DOCKER_SOCKET: '/run/docker.sock',
         OPSLAB_BASE_IMAGE: 'me/base:1',
+        OPSLAB_DOCKER_SUBNET_POOL: '10.250.0.0/20',
         OPSLAB_SESSION_DEFAULT_MINUTES: '30',
         OPSLAB_SESSION_MAX_MINUTES: '90',
         OPSLAB_READY_TIMEOUT_SECONDS: '60',
@@ -81,7 +87,7 @@ describe('loadConfig', () => {
     expect(config.labsDir).toBe('/srv/labs');
     expect(config.logLevel).toBe('debug');
     expect(config.adminToken).toBe('x'.repeat(24));
-    expect(config.driver).toEqual({ kind: 'local', allowUnisolated: true, dockerSocket: '/run/docker.sock', baseImage: 'me/base:1' });
+    expect(config.driver).toEqual({ kind: 'local', allowUnisolated: true, dockerSocket: '/run/docker.sock', baseImage: 'me/base:1', subnetPool: '10.250.0.0/20' });
     expect(config.sessions).toEqual({
       defaultDurationMinutes: 30, maxDurationMinutes: 90, readyTimeoutSeconds: 60,
       reaperIntervalSeconds: 10, ticketTtlSeconds: 15, expiryCheckSeconds: 2,

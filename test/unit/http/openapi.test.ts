@@ -179,7 +179,8 @@ describe('the terminal WebSocket in docs/openapi.yaml', () => {
     const handler = terminalUpgradeHandler({
       allowedOrigins: new Set(),
       tickets,
-      sessions: {} as unknown as SessionService,
+      // No such session: the handler goes on to the ticket, which decides the answer.
+      sessions: { get: () => undefined, hub: () => undefined } as unknown as SessionService,
       logger: silent,
     });
     let written = '';

@@ -88,9 +88,10 @@ describe('loadLabs', () => {
     writeLab(labsDir, 'x', { 'lab.yaml': `${lines.join('\n')}\n` });
     const problems = problemsOf('x');
     expect(problems).toHaveLength(2);
-    // The line is that of the enclosing mapping (see the report: not the unknown key's own line).
-    expect(problems).toContainEqual(expect.stringMatching(/^labs\/x\/lab\.yaml:\d+: unknown field colour$/));
-    expect(problems).toContainEqual(expect.stringMatching(/^labs\/x\/lab\.yaml:\d+ resources: unknown field gpus$/));
+    // Each at the unknown key's own line and path.
+    const at = (text: string) => lines.indexOf(text) + 1;
+    expect(problems).toContainEqual(`labs/x/lab.yaml:${at('colour: red')} colour: unknown field`);
+    expect(problems).toContainEqual(`labs/x/lab.yaml:${at('  gpus: 2')} resources.gpus: unknown field`);
   });
 
   it('names a missing required field, at the mapping that lacks it', () => {
