@@ -6,33 +6,9 @@
 import type Docker from 'dockerode';
 import type { ExecOptions, ExecResult } from './driver.js';
 import { DockerStreamDemuxer } from './docker-stream.js';
+import { OutputCollector, TIMEOUT_EXIT_CODE, resolveExecLimits } from './exec-output.js';
 
-const DEFAULT_TIMEOUT_MS = 30_000;
-const DEFAULT_MAX_OUTPUT = 1024 * 1024;
 const WATCHDOG_GRACE_MS = 5_000;
-/** `timeout` exits with 124 when it had to stop the command. */
-const TIMEOUT_EXIT = 124;
-
-class BoundedText {
-  private chunks: Buffer[] = [];
-  private size = 0;
-  truncated = false;
-  constructor(private readonly limit: number) {}
-  push(data: Buffer): void {
-    const room = this.limit - this.size;
-    if (room <= 0) {
-      this.truncated = true;
-      return;
-    }
-    const part = data.length > room ? data.subarray(0, room) : data;
-    if (part.length < data.length) this.truncated = true;
-    this.chunks.push(Buffer.from(part));
-    this.size += part.length;
-  }
-  bytes(): Buffer {
-    return Buffer.concat(this.chunks, this.size);
-  }
-}
 
 type DockerExecOptions = Omit<ExecOptions, 'user'> & { user: string; cwd: string };
 
@@ -52,8 +28,7 @@ export async function runDockerExecRaw(
   cmd: string[],
   options: DockerExecOptions,
 ): Promise<RawExecResult> {
-  const timeoutMs = options.timeoutMs ?? DEFAULT_TIMEOUT_MS;
-  const limit = options.maxOutputBytes ?? DEFAULT_MAX_OUTPUT;
+  const { timeoutMs, maxOutputBytes: limit } = resolveExecLimits(options);
   const seconds = Math.max(1, Math.ceil(timeoutMs / 1000));
   const exec = await container.exec({
     Cmd: ['timeout', '-k', '2', `${seconds}s`, ...cmd],
@@ -68,8 +43,8 @@ export async function runDockerExecRaw(
   const stream = (await exec.start({ hijack: true, stdin: options.stdin !== undefined })) as NodeJS.ReadWriteStream & {
     destroy(): void;
   };
-  const stdout = new BoundedText(limit);
-  const stderr = new BoundedText(limit);
+  const stdout = new OutputCollector(limit);
+  const stderr = new OutputCollector(limit);
   const demux = new DockerStreamDemuxer((kind, data) => (kind === 'stdout' ? stdout : stderr).push(data));
 
   let watchdogFired = false;
@@ -109,9 +84,9 @@ export async function runDockerExecRaw(
   }
   return {
     exitCode,
-    stdout: stdout.bytes(),
-    stderr: stderr.bytes(),
-    timedOut: watchdogFired || exitCode === TIMEOUT_EXIT || exitCode === 128 + 9,
+    stdout: stdout.buffer(),
+    stderr: stderr.buffer(),
+    timedOut: watchdogFired || exitCode === TIMEOUT_EXIT_CODE || exitCode === 128 + 9,
     truncated: stdout.truncated || stderr.truncated,
   };
 }
