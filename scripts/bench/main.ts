@@ -132,26 +132,36 @@ class EventLog {
     });
     const at = (e: EngineEvent | undefined) => (e ? e.timeNano / 1e6 : Number.NaN);
     const find = (pred: (e: EngineEvent) => boolean) => mine.find(pred);
-    const findLast = (pred: (e: EngineEvent) => boolean) => [...mine].reverse().find(pred);
     const execCmd = new Map<string, string>();
     for (const e of mine) {
       if (e.Action.startsWith('exec_create: ')) execCmd.set(e.Actor.Attributes?.execID ?? '', e.Action.slice('exec_create: '.length));
     }
-    const isProbe = (e: EngineEvent) => e.Action === 'exec_die' && (execCmd.get(e.Actor.Attributes?.execID ?? '') ?? '').startsWith('test -s');
-    const probes = mine.filter(isProbe);
+    const cmdOf = (e: EngineEvent) => execCmd.get(e.Actor.Attributes?.execID ?? '') ?? '';
     const ws = `${base}-workspace`;
     const gr = `${base}-grader`;
     const named = (e: EngineEvent, n: string) => (e.Actor.Attributes?.name ?? e.Actor.ID) === n;
+    const probes = mine.filter((e) => e.Action === 'exec_die' && cmdOf(e).includes('test -s'));
+    const shellUp = at(probes.at(-1));
+    const after = (t: number, pred: (e: EngineEvent) => boolean) => at(mine.find((e) => e.timeNano / 1e6 >= t && pred(e)));
+    const extracted = at(find((e) => e.Action === 'extract-to-dir' && named(e, ws)));
+    const readerStarted = at(find((e) => e.Action.startsWith('exec_start: ') && e.Action.includes('opslab-tty-reader tail')));
     return {
       networkCreated: at(find((e) => e.Type === 'network' && e.Action === 'create')),
-      volumesCreated: at(findLast((e) => e.Type === 'volume' && e.Action === 'create')),
+      volumesCreated: at(find((e) => e.Type === 'volume' && e.Action === 'create' && e.Actor.ID === `${base}-tty`)),
       workspaceCreated: at(find((e) => e.Type === 'container' && e.Action === 'create' && named(e, ws))),
       workspaceStarted: at(find((e) => e.Type === 'container' && e.Action === 'start' && named(e, ws))),
+      graderCreated: at(find((e) => e.Type === 'container' && e.Action === 'create' && named(e, gr))),
       graderStarted: at(find((e) => e.Type === 'container' && e.Action === 'start' && named(e, gr))),
-      shellUp: at(probes.at(-1)),
+      shellUp,
       shellProbes: probes.length,
-      archiveExtracted: at(find((e) => e.Action === 'extract-to-dir' && named(e, ws))),
-      readerStarted: at(find((e) => e.Action.startsWith('exec_start: ') && e.Action.includes('opslab-tty-reader'))),
+      // putArchive mounts the container's volumes first: that marks the end of the host-side starter repo build.
+      copyStarted: after(shellUp, (e) => e.Type === 'volume' && e.Action === 'mount' && e.Actor.ID === ws),
+      archiveExtracted: extracted,
+      oldReaderKilled: after(extracted, (e) => e.Action === 'exec_die' && cmdOf(e).includes('pkill')),
+      stdinAttached: after(extracted, (e) => e.Action === 'attach' && named(e, ws)),
+      historyRead: after(extracted, (e) => e.Action === 'exec_die' && cmdOf(e).includes('stat -c %s')),
+      readerStarted,
+      ttyResized: after(readerStarted, (e) => e.Action === 'resize' && named(e, ws)),
     };
   }
 }
@@ -197,10 +207,14 @@ class Bench {
   readonly allSessions: string[] = [];
   readonly terminals = new Set<BenchTerminal>();
   readonly streams = new Set<Duplex>();
-  private cleaned = false;
+  /** The server's installation id (the `opslab.owner` label): everything it made carries it. */
+  ownerId: string | null = null;
+  aborted = false;
+  private cleaning: Promise<string[]> | null = null;
 
   async createSession(): Promise<{ session: CreatedSession; t0: number; postReturned: number }> {
     const server = this.server!;
+    if (this.aborted) throw new Error('interrupted');
     const t0 = performance.now();
     const r = await server.api<CreatedSession>('POST', '/api/sessions', { body: { lab: OPTS.lab, candidate: { name: 'Bench Mark' } } });
     const postReturned = performance.now();
@@ -215,7 +229,13 @@ class Bench {
     for (let polls = 1; ; polls++) {
       const r = await this.server!.api<{ state: string; error: string | null }>('GET', `/api/sessions/${id}`);
       const at = performance.now();
-      if (r.body.state === 'ready') return { at, polls };
+      if (r.body.state === 'ready') {
+        if (!this.ownerId) {
+          const [c] = await this.docker.listContainers({ all: true, filters: { label: [`opslab.session=${id}`] } });
+          this.ownerId = c?.Labels['opslab.owner'] ?? null;
+        }
+        return { at, polls };
+      }
       if (r.body.state !== 'starting') throw new Error(`session ${id} is ${r.body.state}: ${r.body.error ?? ''}`);
       if (at > deadline) throw new Error(`session ${id} not ready after ${timeoutMs} ms`);
       await sleep(OPTS.pollMs);
@@ -263,17 +283,9 @@ class Bench {
       prompt: c.prompt - t0,
       serverProvisionMs: log?.ms ?? null,
       endMs,
-      engine: {
-        ...engine,
-        networkCreated: rel(engine.networkCreated),
-        volumesCreated: rel(engine.volumesCreated),
-        workspaceCreated: rel(engine.workspaceCreated),
-        workspaceStarted: rel(engine.workspaceStarted),
-        graderStarted: rel(engine.graderStarted),
-        shellUp: rel(engine.shellUp),
-        archiveExtracted: rel(engine.archiveExtracted),
-        readerStarted: rel(engine.readerStarted),
-      },
+      engine: Object.fromEntries(
+        Object.entries(engine).map(([k, v]) => [k, k === 'shellProbes' ? v : rel(v)]),
+      ) as typeof engine,
       readyLogged: log ? rel(log.time) : Number.NaN,
     };
     process.stderr.write(
@@ -282,9 +294,14 @@ class Bench {
     return sample;
   }
 
-  async cleanup(): Promise<string[]> {
-    if (this.cleaned) return [];
-    this.cleaned = true;
+  /** Ends live sessions, stops the server, removes anything left; one run however often it is called. */
+  cleanup(): Promise<string[]> {
+    this.aborted = true;
+    this.cleaning ??= this.doCleanup();
+    return this.cleaning;
+  }
+
+  private async doCleanup(): Promise<string[]> {
     for (const t of this.terminals) await t.close().catch(() => undefined);
     for (const s of this.streams) s.destroy();
     for (const id of [...this.live]) {
@@ -295,8 +312,9 @@ class Bench {
     this.events.stop();
     // Anything the server left behind for our sessions (it should be nothing) is removed here.
     const leftovers: string[] = [];
-    for (const id of this.allSessions) {
-      const filters = { label: [`opslab.session=${id}`] };
+    const selectors = this.ownerId ? [`opslab.owner=${this.ownerId}`] : this.allSessions.map((id) => `opslab.session=${id}`);
+    for (const label of selectors) {
+      const filters = { label: [label] };
       const [containers, networks, volumes] = await Promise.all([
         this.docker.listContainers({ all: true, filters }),
         this.docker.listNetworks({ filters }),
@@ -459,10 +477,16 @@ function phaseRows(samples: StartSample[]) {
     ['volumes created', (s) => s.engine.volumesCreated],
     ['workspace container created', (s) => s.engine.workspaceCreated],
     ['workspace container started', (s) => s.engine.workspaceStarted],
+    ['grader container created', (s) => s.engine.graderCreated],
     ['grader container started', (s) => s.engine.graderStarted],
-    ['shell up (last `test -s` probe)', (s) => s.engine.shellUp],
-    ['starter repo copied (extract)', (s) => s.engine.archiveExtracted],
+    ['shell up (last `test -s` exec done)', (s) => s.engine.shellUp],
+    ['starter repo built on host (copy begins)', (s) => s.engine.copyStarted],
+    ['starter repo extracted in container', (s) => s.engine.archiveExtracted],
+    ['old tty reader pkill done', (s) => s.engine.oldReaderKilled],
+    ['stdin attached', (s) => s.engine.stdinAttached],
+    ['output history read (exec done)', (s) => s.engine.historyRead],
     ['tty reader exec started', (s) => s.engine.readerStarted],
+    ['tty resized', (s) => s.engine.ttyResized],
     ['"session ready" logged', (s) => s.readyLogged],
     ['state ready seen by poll', (s) => s.readySeen],
     ['terminal ticket issued', (s) => s.ticket],
@@ -484,12 +508,12 @@ function phaseRows(samples: StartSample[]) {
 
 async function main(): Promise<void> {
   const bench = new Bench();
-  let interrupted = false;
   const onSignal = (sig: NodeJS.Signals) => {
     if (interrupted) return;
     interrupted = true;
     process.stderr.write(`bench: ${sig}, cleaning up\n`);
-    void bench.cleanup().finally(() => process.exit(130));
+    // The measuring code fails on its next step; main's finally awaits this same cleanup.
+    void bench.cleanup();
   };
   process.once('SIGINT', onSignal);
   process.once('SIGTERM', onSignal);
@@ -614,9 +638,12 @@ async function main(): Promise<void> {
   }
 }
 
+let interrupted = false;
+
 main().then(
   () => process.exit(0),
   (e: unknown) => {
+    if (interrupted) process.exit(130);
     process.stderr.write(`bench failed: ${e instanceof Error ? (e.stack ?? e.message) : String(e)}\n`);
     process.exit(1);
   },

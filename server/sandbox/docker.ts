@@ -263,8 +263,6 @@ export class DockerDriver implements SandboxDriver {
 
   async openTty(ref: SandboxRef, size: TermSize): Promise<TtyAttachment> {
     const container = await this.requireRunning(ref.id);
-    // One reader per sandbox: stop any left by a previous attachment or a dead server.
-    await this.exec(ref, ['pkill', '-f', `^${TTY_READER_NAME}`], { user: 'root', timeoutMs: 5_000 });
     const input = (await container.attach({
       stream: true,
       stdin: true,
@@ -272,6 +270,7 @@ export class DockerDriver implements SandboxDriver {
       stderr: false,
       hijack: true,
     })) as NodeJS.ReadWriteStream & { destroy(): void };
+    // Also stops any reader left by a previous attachment or a dead server.
     const history = await this.readTtyHistory(container);
     const exec = await container.exec({
       Cmd: ['bash', '-c', ttyReaderScript(history.offset + history.data.length)],

@@ -66,10 +66,13 @@ export function workspaceInitScript(candidateCaps: readonly string[]): string {
  * then following from exactly its end loses and repeats nothing.
  */
 
-/** Prints `<total> <kept>\n`, then the last `kept` (at most `maxBytes`) output bytes so far. */
+/**
+ * Stops any reader left by an earlier attachment (one reader per sandbox), then prints
+ * `<total> <kept>\n` and the last `kept` (at most `maxBytes`) output bytes so far.
+ */
 export function ttyHistoryScript(maxBytes: number): string {
   return (
-    `h=$(head -n1 ${TTY_LOG} | wc -c); s=$(stat -c %s ${TTY_LOG}); c=$((s-h)); k=$c; ` +
+    `pkill -f '^${TTY_READER_NAME}'; h=$(head -n1 ${TTY_LOG} | wc -c); s=$(stat -c %s ${TTY_LOG}); c=$((s-h)); k=$c; ` +
     `if [ $k -gt ${maxBytes} ]; then k=${maxBytes}; fi; printf '%d %d\n' $c $k; ` +
     `tail -c +$((h+1+c-k)) ${TTY_LOG} | head -c $k`
   );

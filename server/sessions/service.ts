@@ -156,16 +156,14 @@ export class SessionService {
     const log = this.log.child({ sessionId: session.id, lab: lab.id });
     const started = Date.now();
     let ref: SandboxRef | undefined;
+    // The starter repository is built on the host while the sandbox starts.
+    const starter = buildStarterRepo({ starterDir: lab.starterDir, candidateName: session.candidateName });
+    starter.catch(() => undefined); // awaited below; this only keeps an early failure from going unhandled
     try {
       ref = await this.deps.driver.create(this.specFor(session, lab), { signal: abort.signal });
       this.deps.store.sessions.setSandbox(session.id, ref);
       abort.signal.throwIfAborted();
-      const repo = await buildStarterRepo({ starterDir: lab.starterDir, candidateName: session.candidateName });
-      try {
-        await this.deps.driver.copyIn(ref, repo.dir);
-      } finally {
-        await repo.dispose();
-      }
+      await this.deps.driver.copyIn(ref, (await starter).dir);
       abort.signal.throwIfAborted();
       await this.startHub(session.id, ref, session.termSize);
       const ready = this.deps.store.sessions.transition(session.id, ['starting'], 'ready', { readyAt: this.now() });
@@ -192,6 +190,8 @@ export class SessionService {
     } finally {
       clearTimeout(timeout);
       this.provisioning.delete(session.id);
+      // The host copy of the starter is not needed once in the sandbox (or on failure).
+      await starter.then((r) => r.dispose(), () => undefined);
     }
   }
 
