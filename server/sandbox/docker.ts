@@ -345,6 +345,12 @@ export class DockerDriver implements SandboxDriver {
     await container.putArchive(tar, { path: WORKSPACE_PATH });
   }
 
+  async archive(ref: SandboxRef): Promise<NodeJS.ReadableStream> {
+    // Read through the grader: same volume, read-only, and it never runs candidate code.
+    const grader = await this.requireRunning(this.names(ref.sessionId).grader);
+    return grader.getArchive({ path: `${WORKSPACE_PATH}/.` });
+  }
+
   async destroy(ref: SandboxRef): Promise<void> {
     const names = this.names(ref.sessionId);
     for (const name of [names.grader, names.workspace]) {

@@ -121,6 +121,13 @@ export interface SandboxDriver {
    * Symlinks are copied as links, never followed.
    */
   copyIn(ref: SandboxRef, hostDir: string): Promise<void>;
+  /**
+   * A tar stream of the workspace, read by the engine (or the host) without running
+   * anything inside the sandbox. Entries are relative to the workspace root (possibly
+   * under one top folder named after it). The checker extracts it with its own limits
+   * (server/checker/snapshot.ts): nothing in it is trusted.
+   */
+  archive(ref: SandboxRef): Promise<NodeJS.ReadableStream>;
   /** Removes everything of the sandbox. Idempotent: a missing sandbox is not an error. */
   destroy(ref: SandboxRef): Promise<void>;
   /** Sandboxes this driver (this installation) owns, optionally for one session. */

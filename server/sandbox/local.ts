@@ -35,6 +35,7 @@ import type {
   TermSize,
   TtyAttachment,
 } from './driver.js';
+import { packDirectory } from './tar-pack.js';
 import { copyDirContents } from './local-copy.js';
 import { runLocalCommand } from './local-exec.js';
 import { killMarkedProcesses, SANDBOX_MARKER_VAR } from './local-procs.js';
@@ -179,6 +180,12 @@ export class LocalDriver implements SandboxDriver {
   async copyIn(ref: SandboxRef, hostDir: string): Promise<void> {
     const sandbox = this.live(ref);
     await copyDirContents(hostDir, sandbox.workspace, this.logger);
+  }
+
+  archive(ref: SandboxRef): Promise<NodeJS.ReadableStream> {
+    const sandbox = this.live(ref);
+    // uid/gid as in a real sandbox; the checker treats the stream as untrusted either way.
+    return Promise.resolve(packDirectory(sandbox.workspace, { uid: 1000, gid: 1000 }));
   }
 
   destroy(ref: SandboxRef): Promise<void> {
