@@ -6,7 +6,11 @@ import path from 'node:path';
 import { Command, Option } from 'commander';
 import { loadConfig, type Config } from '../config.js';
 import { describeError, isAppError } from '../errors.js';
+import { resolveLabImage } from '../labs/images.js';
+import { testLab } from '../labs/lab-test.js';
+import { scaffoldLab } from '../labs/scaffold.js';
 import { formatProblem, loadLabs, loadLab } from '../labs/loader.js';
+import { createDriver } from '../sandbox/factory.js';
 import { createLogger, startServer } from '../main.js';
 import { generateToken, hashToken } from '../auth/tokens.js';
 import { openStore } from '../store/store.js';
@@ -84,6 +88,45 @@ function labValidate(dirs: string[]): void {
   if (bad > 0) process.exitCode = 1;
 }
 
+async function labTest(dirs: string[], options: { keep?: boolean; driver: 'docker' | 'local' }): Promise<void> {
+  const cfg = config();
+  const logger = createLogger({ logLevel: cfg.logLevel === 'info' ? 'warn' : cfg.logLevel });
+  const targets = dirs.length ? dirs.map((d) => path.resolve(d)) : [...loadLabs(cfg.labsDir).labs.values()].map((l) => l.dir);
+  const driver = await createDriver(
+    { ...cfg, driver: { ...cfg.driver, kind: options.driver } },
+    { ownerId: `lab-test-${process.pid}`, logger },
+  );
+  let failed = 0;
+  for (const dir of targets) {
+    const { lab, problems } = loadLab(dir, process.cwd());
+    if (!lab) {
+      failed++;
+      for (const p of problems) process.stdout.write(`FAIL ${formatProblem(p)}\n`);
+      continue;
+    }
+    process.stdout.write(`\nlab ${lab.id} (${lab.checks.length} checks, image ${lab.image})\n`);
+    const image = await resolveLabImage(lab, cfg);
+    const results = await testLab(lab, {
+      driver,
+      image,
+      logger,
+      keep: options.keep,
+      onAttempt: (r) => {
+        process.stdout.write(
+          `  ${r.ok ? 'ok  ' : 'FAIL'}  ${r.name.padEnd(24)} ${`${r.score}/${r.maxScore}`.padStart(7)}   expected ${r.expected}${r.ref ? `   (kept: ${r.ref.id})` : ''}\n`,
+        );
+        for (const m of r.mismatches) process.stdout.write(`          ${m}\n`);
+      },
+    }).catch((e: unknown) => {
+      process.stdout.write(`  FAIL  ${describeError(e)}\n`);
+      return null;
+    });
+    if (!results || results.some((r) => !r.ok)) failed++;
+  }
+  process.stdout.write(`\n${targets.length - failed} lab(s) passed, ${failed} failed\n`);
+  if (failed > 0) process.exitCode = 1;
+}
+
 const program = new Command('opslab').version(VERSION).description('Hands-on labs for MLOps interviews');
 program.command('serve').description('run the opslab server').action(serve);
 const user = program.command('user').description('manage staff users');
@@ -94,6 +137,19 @@ user
   .action(userAdd);
 const lab = program.command('lab').description('work with labs');
 lab.command('validate [dirs...]').description('check lab folders (all labs when none given)').action(labValidate);
+lab
+  .command('new <id>')
+  .description('scaffold a lab that passes its own test, to grow from')
+  .action((id: string) => {
+    const dir = scaffoldLab(config().labsDir, id);
+    process.stdout.write(`created ${path.relative(process.cwd(), dir) || dir}\nnext: ./bin/opslab lab test ${path.relative(process.cwd(), dir)}\n`);
+  });
+lab
+  .command('test [dirs...]')
+  .description('prove labs: the starter fails, the solution gets full marks, each case its declared score')
+  .option('--keep', 'leave the sandboxes running to poke at')
+  .addOption(new Option('--driver <kind>', 'where sandboxes run').choices(['docker', 'local']).default('docker'))
+  .action(labTest);
 
 program.parseAsync(process.argv).catch((e: unknown) => {
   process.stderr.write(`opslab: ${isAppError(e) ? e.message : describeError(e)}\n`);

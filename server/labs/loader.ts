@@ -7,12 +7,27 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { LineCounter, parseDocument, isNode, type Document } from 'yaml';
 import type { z } from 'zod';
-import { LAB_ID, labSchema, type LabFile } from './schema.js';
+import { parseCheck, type CheckIssue, type CheckSpec } from '../checker/registry.js';
+import { LAB_ID, caseSchema, labSchema, type LabFile } from './schema.js';
 
-export interface Lab extends LabFile {
+export interface LabCase {
+  name: string;
+  dir: string;
+  description: string;
+  /** The score this attempt must get from the checker. */
+  score: number;
+}
+
+export interface Lab extends Omit<LabFile, 'checks'> {
   dir: string;
   brief: string;
+  checks: CheckSpec[];
   starterDir: string | null;
+  /** Files laid over the starter (everything in solution/ except solve.sh). */
+  solutionDir: string;
+  /** solution/solve.sh, run as the candidate after the files are laid over. */
+  solveScript: string | null;
+  cases: LabCase[];
 }
 
 export interface LabProblem {
@@ -85,22 +100,30 @@ export function loadLab(dir: string, displayRoot: string): { lab?: Lab; problems
     // yaml throws (ReferenceError) for an alias bomb or an alias to a missing anchor.
     return { problems: [{ file: display, message: `not valid YAML: ${e instanceof Error ? e.message : String(e)}` }] };
   }
-  const parsed = labSchema.safeParse(raw);
-  if (!parsed.success) {
-    for (const issue of parsed.error.issues) {
-      if (issue.code === 'unrecognized_keys') {
+  const report = (issues: readonly CheckIssue[], prefix: PropertyKey[]) => {
+    for (const issue of issues) {
+      if (issue.code === 'unrecognized_keys' && issue.keys) {
         // One problem per unknown key, at the key's own line and path.
         for (const key of issue.keys) {
-          const segs = [...(issue.path as PropertyKey[]), key];
+          const segs = [...prefix, ...issue.path, key];
           problems.push({ file: display, line: lineOf(doc, counter, segs), field: fieldPath(segs), message: 'unknown field' });
         }
         continue;
       }
-      const segs = issue.path as PropertyKey[];
+      const segs = [...prefix, ...issue.path];
       let value: unknown = raw;
-      for (const s of segs) value = (value as Record<PropertyKey, unknown> | undefined)?.[s];
-      problems.push({ file: display, line: lineOf(doc, counter, segs), field: fieldPath(segs) || undefined, message: issueMessage(issue, value) });
+      for (const seg of segs) value = (value as Record<PropertyKey, unknown> | undefined)?.[seg];
+      problems.push({
+        file: display,
+        line: lineOf(doc, counter, segs),
+        field: fieldPath(segs) || undefined,
+        message: issueMessage(issue as z.core.$ZodIssue, value),
+      });
     }
+  };
+  const parsed = labSchema.safeParse(raw);
+  if (!parsed.success) {
+    report(parsed.error.issues as CheckIssue[], []);
     return { problems };
   }
   const lab = parsed.data;
@@ -108,10 +131,14 @@ export function loadLab(dir: string, displayRoot: string): { lab?: Lab; problems
   if (lab.id !== folder) {
     problems.push({ file: display, line: lineOf(doc, counter, ['id']), field: 'id', message: `must equal the folder name "${folder}", got ${describeValue(lab.id)}` });
   }
-  const seen = new Set<string>();
-  lab.checks.forEach((c, i) => {
-    if (seen.has(c.id)) problems.push({ file: display, line: lineOf(doc, counter, ['checks', i, 'id']), field: `checks[${i}].id`, message: `duplicate check id "${c.id}"` });
-    seen.add(c.id);
+  const checks: CheckSpec[] = [];
+  lab.checks.forEach((rawCheck, i) => {
+    const r = parseCheck(rawCheck);
+    if (!r.ok) return report(r.issues, ['checks', i]);
+    if (checks.some((c) => c.id === r.check.id)) {
+      problems.push({ file: display, line: lineOf(doc, counter, ['checks', i, 'id']), field: `checks[${i}].id`, message: `duplicate check id "${r.check.id}"` });
+    }
+    checks.push(r.check);
   });
   const briefFile = path.join(dir, 'brief.md');
   let brief = '';
@@ -121,9 +148,62 @@ export function loadLab(dir: string, displayRoot: string): { lab?: Lab; problems
     problems.push({ file: path.relative(displayRoot, briefFile), message: 'brief.md is missing' });
   }
   const starter = path.join(dir, 'starter');
-  const starterDir = fs.existsSync(starter) && fs.lstatSync(starter).isDirectory() ? starter : null;
+  const starterDir = isDir(starter) ? starter : null;
+  const solutionDir = path.join(dir, 'solution');
+  const solve = path.join(solutionDir, 'solve.sh');
+  if (!isDir(solutionDir)) {
+    problems.push({
+      file: path.relative(displayRoot, solutionDir),
+      message: 'solution/ is missing: every lab needs a reference solution (files laid over starter/, and/or solution/solve.sh)',
+    });
+  }
+  const maxScore = checks.reduce((n, c) => n + c.points, 0);
+  const cases = loadCases(path.join(dir, 'cases'), displayRoot, maxScore, problems);
   if (problems.length) return { problems };
-  return { lab: { ...lab, dir, brief, starterDir }, problems };
+  return {
+    lab: { ...lab, checks, dir, brief, starterDir, solutionDir, solveScript: isFile(solve) ? solve : null, cases },
+    problems,
+  };
+}
+
+function isDir(p: string): boolean {
+  return fs.existsSync(p) && fs.lstatSync(p).isDirectory();
+}
+
+function isFile(p: string): boolean {
+  return fs.existsSync(p) && fs.lstatSync(p).isFile();
+}
+
+/** `cases/<name>/case.yaml` ({description, score}) beside the files of that attempt. */
+function loadCases(casesDir: string, displayRoot: string, maxScore: number, problems: LabProblem[]): LabCase[] {
+  if (!isDir(casesDir)) return [];
+  const out: LabCase[] = [];
+  for (const name of fs.readdirSync(casesDir).sort()) {
+    const dir = path.join(casesDir, name);
+    if (!isDir(dir)) continue;
+    const file = path.join(dir, 'case.yaml');
+    const display = path.relative(displayRoot, file);
+    if (!isFile(file)) {
+      problems.push({ file: display, message: 'case.yaml is missing (it says what the attempt is and the score it must get)' });
+      continue;
+    }
+    const counter = new LineCounter();
+    const doc = parseDocument(fs.readFileSync(file, 'utf8'), { lineCounter: counter });
+    const raw: unknown = doc.errors.length ? undefined : doc.toJS({ maxAliasCount: 20 });
+    const parsed = caseSchema.safeParse(raw);
+    if (!parsed.success) {
+      for (const issue of parsed.error.issues) {
+        problems.push({ file: display, line: lineOf(doc, counter, issue.path as PropertyKey[]), field: fieldPath(issue.path as PropertyKey[]) || undefined, message: issue.message });
+      }
+      continue;
+    }
+    if (parsed.data.score > maxScore) {
+      problems.push({ file: display, line: lineOf(doc, counter, ['score']), field: 'score', message: `is ${parsed.data.score}, more than the lab's ${maxScore} points` });
+      continue;
+    }
+    out.push({ name, dir, ...parsed.data });
+  }
+  return out;
 }
 
 export function loadLabs(labsDir: string): LabLoadResult {

@@ -1,13 +1,11 @@
 /**
  * The lab.yaml schema (zod). This is the author-facing contract; every field has a
- * default or a precise error. Issue 3 grows the `checks` part into one schema per
- * check type; for now a check is its common envelope.
+ * default or a precise error. Checks are parsed one by one by the checker's registry
+ * (server/checker/registry.ts), so an error inside a check names its own field.
  */
 import { z } from 'zod';
 
 export const LAB_ID = /^[a-z0-9][a-z0-9-]{0,62}$/;
-const CHECK_ID = /^[a-z0-9][a-z0-9-]{0,62}$/;
-const POSITIVE_INT = 'expected a positive integer';
 
 export const resourcesSchema = z
   .object({
@@ -17,16 +15,32 @@ export const resourcesSchema = z
   })
   .strict();
 
-export const checkSchema = z
+/** How a setup step says it is ready: exactly one of an HTTP URL, a port or a command. */
+export const readySchema = z
   .object({
-    id: z.string().regex(CHECK_ID, 'lowercase letters, digits and dashes'),
-    title: z.string().min(1),
-    points: z.number({ error: POSITIVE_INT }).int(POSITIVE_INT).positive(POSITIVE_INT),
-    type: z.string().min(1),
-    hidden: z.boolean().default(false),
-    hint: z.string().optional(),
+    http: z.url({ protocol: /^https?$/ }).optional(),
+    port: z.number().int().min(1).max(65535).optional(),
+    command: z.string().min(1).optional(),
+    timeoutSeconds: z.number().positive().max(600).default(60),
   })
-  .passthrough();
+  .strict()
+  .refine((r) => [r.http, r.port, r.command].filter((v) => v !== undefined).length === 1, {
+    message: 'give exactly one of http, port or command',
+  });
+
+export const setupStepSchema = z
+  .object({
+    name: z.string().min(1).max(80).optional(),
+    /** A shell command (`sh -c`), run in the workspace container before the candidate arrives. */
+    run: z.string().min(1),
+    user: z.enum(['root', 'candidate']).default('root'),
+    /** A service that keeps running (an MLflow server); wait for it with `ready`. */
+    background: z.boolean().default(false),
+    /** For a foreground step: how long it may take. */
+    timeoutSeconds: z.number().positive().max(1800).default(120),
+    ready: readySchema.optional(),
+  })
+  .strict();
 
 export const labSchema = z
   .object({
@@ -36,15 +50,25 @@ export const labSchema = z
     difficulty: z.enum(['easy', 'medium', 'hard']),
     durationMinutes: z.number().int().min(5).max(480),
     tags: z.array(z.string().min(1).max(40)).max(20).default([]),
-    /** `base` (the shared image) for now; lab images arrive with issue 3. */
-    image: z.string().min(1).default('base'),
+    /** A shared image from labs/_images (`base`, `python-ml`) or `./image` for the lab's own Dockerfile. */
+    image: z.union([z.literal('./image'), z.string().regex(/^[a-z0-9][a-z0-9-]*$/, 'a shared image name or ./image')]).default('base'),
     resources: resourcesSchema.default({}),
     network: z.enum(['isolated', 'egress']).default('isolated'),
     capabilities: z.array(z.string().regex(/^(CAP_)?[A-Z_]+$/, 'a capability name like NET_RAW')).default([]),
     env: z.record(z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/), z.string()).default({}),
-    checks: z.array(checkSchema).default([]),
+    setup: z.array(setupStepSchema).max(20).default([]),
+    /** Parsed by the checker registry, one by one. */
+    checks: z.array(z.unknown()).min(1, 'a lab needs at least one check'),
   })
   .strict();
 
 export type LabFile = z.infer<typeof labSchema>;
-export type LabCheck = z.infer<typeof checkSchema>;
+export type SetupStep = z.infer<typeof setupStepSchema>;
+
+/** A case in `cases/<name>/case.yaml`: another attempt and the score it must get. */
+export const caseSchema = z
+  .object({
+    description: z.string().min(1).max(500),
+    score: z.number().int().min(0),
+  })
+  .strict();

@@ -8,6 +8,7 @@ import type { Logger } from 'pino';
 import type { Config } from '../config.js';
 import { AppError, describeError } from '../errors.js';
 import type { LabCatalog } from '../labs/catalog.js';
+import { resolveLabImage } from '../labs/images.js';
 import type { Lab } from '../labs/loader.js';
 import type { SandboxDriver, SandboxRef, SandboxSpec, TermSize } from '../sandbox/driver.js';
 import { generateToken, hashToken } from '../auth/tokens.js';
@@ -18,7 +19,12 @@ import type { Session } from '../store/sessions-repo.js';
 import type { Store } from '../store/store.js';
 import { TerminalHub } from '../terminal/hub.js';
 import { CLOSE_CODES } from '../terminal/protocol.js';
-import { buildStarterRepo } from './starter.js';
+import { archiveWorkspace } from './archive.js';
+import { runSetupSteps } from './setup.js';
+import { START_TAG, buildStarterRepo } from './starter.js';
+import { gradeSandbox } from '../checker/runner.js';
+import type { Report } from '../checker/report.js';
+import type { GradeRecord, GradeTrigger } from '../store/grades-repo.js';
 import { isLive, sourcesOf, type SessionState } from './state.js';
 
 export interface SessionServiceDeps {
@@ -36,6 +42,7 @@ const DEFAULT_SIZE: TermSize = { cols: 120, rows: 32 };
 
 export class SessionService {
   private readonly hubs = new Map<string, TerminalHub>();
+  private readonly grading = new Map<string, Promise<Report>>();
   private readonly provisioning = new Map<string, { abort: AbortController; done: Promise<void> }>();
   private stopping = false;
   private readonly listeners = new Map<string, Set<Listener>>();
@@ -131,11 +138,11 @@ export class SessionService {
     return { session, candidateToken };
   }
 
-  private specFor(session: Session, lab: Lab): SandboxSpec {
+  private async specFor(session: Session, lab: Lab): Promise<SandboxSpec> {
     const defaults = this.deps.config.sandbox;
     return {
       sessionId: session.id,
-      image: lab.image === 'base' ? this.deps.config.driver.baseImage : lab.image,
+      image: await resolveLabImage(lab, this.deps.config),
       network: lab.network,
       resources: {
         cpus: lab.resources.cpus ?? defaults.cpus,
@@ -160,10 +167,13 @@ export class SessionService {
     const starter = buildStarterRepo({ starterDir: lab.starterDir, candidateName: session.candidateName });
     starter.catch(() => undefined); // awaited below; this only keeps an early failure from going unhandled
     try {
-      ref = await this.deps.driver.create(this.specFor(session, lab), { signal: abort.signal });
+      ref = await this.deps.driver.create(await this.specFor(session, lab), { signal: abort.signal });
       this.deps.store.sessions.setSandbox(session.id, ref);
       abort.signal.throwIfAborted();
-      await this.deps.driver.copyIn(ref, (await starter).dir);
+      const repo = await starter;
+      await this.deps.driver.copyIn(ref, repo.dir);
+      this.deps.store.sessions.setStartCommit(session.id, repo.commit);
+      await runSetupSteps(this.deps.driver, ref, lab.setup, { signal: abort.signal, logger: log });
       abort.signal.throwIfAborted();
       await this.startHub(session.id, ref, session.termSize);
       const ready = this.deps.store.sessions.transition(session.id, ['starting'], 'ready', { readyAt: this.now() });
@@ -230,7 +240,62 @@ export class SessionService {
   }
 
   /** Moves a live session to `to` and removes its sandbox. Returns the new row, or null if it was not live. */
+  /**
+   * Grades the session now. Concurrent requests for one session share one grading, so a
+   * candidate pressing "check" repeatedly costs one run. The report is stored with its history.
+   */
+  grade(id: string, trigger: GradeTrigger): Promise<Report> {
+    const running = this.grading.get(id);
+    if (running) return running;
+    const session = this.require(id);
+    if (session.state !== 'ready' || !session.sandbox) {
+      throw new AppError('WRONG_STATE', session.state === 'starting' ? 'the sandbox is still starting' : `the session is ${session.state}`);
+    }
+    const lab = this.deps.labs.require(session.labId);
+    const ref = session.sandbox;
+    const run = (async () => {
+      const report = await gradeSandbox({
+        sessionId: id,
+        labId: lab.id,
+        labDir: lab.dir,
+        checks: lab.checks,
+        driver: this.deps.driver,
+        ref,
+        startRef: session.startCommit ?? START_TAG,
+        logger: this.deps.logger,
+      });
+      this.deps.store.grades.insert({ sessionId: id, trigger, score: report.score, maxScore: report.maxScore, report });
+      this.emit(id, 'grade', { trigger, score: report.score, maxScore: report.maxScore, gradedAt: report.gradedAt });
+      return report;
+    })().finally(() => this.grading.delete(id));
+    this.grading.set(id, run);
+    return run;
+  }
+
+  latestReport(id: string): GradeRecord | undefined {
+    return this.deps.store.grades.latest(id);
+  }
+
+  reports(id: string): GradeRecord[] {
+    return this.deps.store.grades.list(id);
+  }
+
+  workspaceArchivePath(id: string): string {
+    return path.join(this.deps.config.dataDir, 'workspaces', `${id}.tar.gz`);
+  }
+
+  /** Grades a last time and keeps the candidate's workspace, before the sandbox goes. */
+  private async closeOut(id: string, trigger: 'end' | 'expiry'): Promise<void> {
+    const session = this.get(id);
+    if (session?.state !== 'ready' || !session.sandbox) return;
+    await this.grade(id, trigger).catch((err: unknown) => this.log.error({ err, sessionId: id }, 'final grading failed'));
+    await archiveWorkspace(this.deps.driver, session.sandbox, this.workspaceArchivePath(id)).catch((err: unknown) =>
+      this.log.error({ err, sessionId: id }, 'archiving the workspace failed'),
+    );
+  }
+
   private async finish(id: string, to: 'ended' | 'failed' | 'expired', error?: string): Promise<Session | null> {
+    if (to === 'ended' || to === 'expired') await this.closeOut(id, to === 'ended' ? 'end' : 'expiry');
     const fields = to === 'failed' ? { endedAt: this.now(), error: error ?? 'failed' } : { endedAt: this.now() };
     const updated = this.deps.store.sessions.transition(id, sourcesOf(to), to, fields);
     if (!updated) return null;

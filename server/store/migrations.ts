@@ -73,6 +73,23 @@ export const MIGRATIONS: readonly Migration[] = [
       CREATE INDEX session_events_by_session ON session_events(session_id, id);
     `,
   },
+  {
+    version: 2,
+    name: 'grades',
+    sql: `
+      CREATE TABLE grades (
+        id          INTEGER PRIMARY KEY AUTOINCREMENT,
+        session_id  TEXT NOT NULL REFERENCES sessions(id) ON DELETE CASCADE,
+        graded_at   INTEGER NOT NULL,
+        trigger     TEXT NOT NULL CHECK (trigger IN ('candidate', 'staff', 'end', 'expiry', 'test')),
+        score       INTEGER NOT NULL,
+        max_score   INTEGER NOT NULL,
+        report      TEXT NOT NULL CHECK (json_valid(report))
+      ) STRICT;
+      CREATE INDEX grades_by_session ON grades(session_id, id);
+      ALTER TABLE sessions ADD COLUMN start_commit TEXT;
+    `,
+  },
 ];
 
 export interface MigrationResult {

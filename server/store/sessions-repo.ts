@@ -24,6 +24,8 @@ export interface Session {
   /** Id of the staff user who created it. */
   createdBy: string;
   sandbox: SandboxRef | null;
+  /** The commit the candidate's repository started from (the checker counts from here). */
+  startCommit: string | null;
   termSize: TermSize;
 }
 
@@ -66,13 +68,14 @@ interface SessionRow {
   error: string | null;
   created_by: string;
   sandbox: string | null;
+  start_commit: string | null;
   term_cols: number;
   term_rows: number;
 }
 
 // Everything but invite_hash, which no caller needs back.
 const COLUMNS =
-  'id, lab_id, state, candidate_name, candidate_email, duration_minutes, created_at, ready_at, expires_at, ended_at, error, created_by, sandbox, term_cols, term_rows';
+  'id, lab_id, state, candidate_name, candidate_email, duration_minutes, created_at, ready_at, expires_at, ended_at, error, created_by, sandbox, start_commit, term_cols, term_rows';
 
 const FIELD_COLUMNS: Record<keyof TransitionFields, string> = {
   readyAt: 'ready_at',
@@ -162,6 +165,10 @@ export class SessionsRepo {
     return row ? toSession(row) : null;
   }
 
+  setStartCommit(id: string, commit: string): boolean {
+    return this.db.prepare('UPDATE sessions SET start_commit = ? WHERE id = ?').run(commit, id).changes === 1;
+  }
+
   /** Records (or clears) the sandbox. Returns the new row, or null for an unknown session. */
   setSandbox(id: string, sandbox: SandboxRef | null): Session | null {
     const row = this.db
@@ -209,6 +216,7 @@ function toSession(r: SessionRow): Session {
     error: r.error,
     createdBy: r.created_by,
     sandbox: r.sandbox === null ? null : (JSON.parse(r.sandbox) as SandboxRef),
+    startCommit: r.start_commit,
     termSize: { cols: r.term_cols, rows: r.term_rows },
   };
 }

@@ -1,6 +1,7 @@
 import { systemClock, type Clock } from './clock.js';
 import { openDatabase, type Db } from './db.js';
 import { EventsRepo } from './events-repo.js';
+import { GradesRepo } from './grades-repo.js';
 import { MetaRepo } from './meta-repo.js';
 import { SessionsRepo } from './sessions-repo.js';
 import { TicketsRepo } from './tickets-repo.js';
@@ -14,6 +15,7 @@ export interface Store {
   readonly sessions: SessionsRepo;
   readonly tickets: TicketsRepo;
   readonly events: EventsRepo;
+  readonly grades: GradesRepo;
   close(): void;
 }
 
@@ -25,6 +27,7 @@ export function createStore(db: Db, now: Clock = systemClock): Store {
     sessions: new SessionsRepo(db, now),
     tickets: new TicketsRepo(db, now),
     events: new EventsRepo(db, now),
+    grades: new GradesRepo(db, now),
     close: () => db.close(),
   };
 }

@@ -1,13 +1,38 @@
 import fs from 'node:fs';
-import { Router } from 'express';
+import { pipeline } from 'node:stream/promises';
+import { Router, type Response } from 'express';
 import { z } from 'zod';
 import { requireSessionAccess, requireStaff } from '../../auth/principal.js';
 import { AppError } from '../../errors.js';
+import { candidateView, type Report } from '../../checker/report.js';
 import { SESSION_STATES, type Session } from '../../store/sessions-repo.js';
 import { principalOf, type HttpDeps } from '../app.js';
 import { parseBody, sessionIdParam } from '../validate.js';
 
 const iso = (d: Date | null) => (d ? d.toISOString() : null);
+
+/** Streams a file the server wrote itself (recording, archive), as it is at this moment. */
+async function sendFile(
+  res: Response,
+  file: string,
+  o: { type: string; name: string; inline?: boolean; missing: string },
+): Promise<void> {
+  let stat: fs.Stats;
+  try {
+    stat = await fs.promises.stat(file);
+  } catch {
+    throw new AppError('NOT_FOUND', o.missing);
+  }
+  res.setHeader('content-type', o.type);
+  res.setHeader('content-length', String(stat.size));
+  res.setHeader('content-disposition', `${o.inline ? 'inline' : 'attachment'}; filename="${o.name}"`);
+  if (stat.size === 0) {
+    res.end();
+    return;
+  }
+  // `end` fixes the length: a recording still growing is served as it was when asked.
+  await pipeline(fs.createReadStream(file, { start: 0, end: stat.size - 1 }), res);
+}
 
 /** The public shape of a session (API.md `Session`); staff also see the email and creator. */
 export function sessionView(s: Session, staff: boolean) {
@@ -94,21 +119,49 @@ export function sessionRoutes(deps: HttpDeps): Router {
     res.json(sessionView(session, p.kind === 'staff'));
   });
 
+  r.post('/sessions/:id/grade', async (req, res) => {
+    const id = sessionIdParam(req.params.id);
+    const p = requireSessionAccess(principalOf(req), id);
+    const report = await deps.sessions.grade(id, p.kind === 'staff' ? 'staff' : 'candidate');
+    res.json(p.kind === 'staff' ? report : candidateView(report));
+  });
+
+  r.get('/sessions/:id/report', (req, res) => {
+    const id = sessionIdParam(req.params.id);
+    requireStaff(principalOf(req));
+    deps.sessions.require(id);
+    if (req.query.all === '1') {
+      res.json({
+        reports: deps.sessions.reports(id).map((g) => ({ ...(g.report as Report), trigger: g.trigger })),
+      });
+      return;
+    }
+    const latest = deps.sessions.latestReport(id);
+    if (!latest) throw new AppError('NOT_FOUND', 'this session has not been graded yet');
+    res.json({ ...(latest.report as Report), trigger: latest.trigger });
+  });
+
+  r.get('/sessions/:id/workspace', async (req, res) => {
+    const id = sessionIdParam(req.params.id);
+    requireStaff(principalOf(req));
+    deps.sessions.require(id);
+    await sendFile(res, deps.sessions.workspaceArchivePath(id), {
+      type: 'application/gzip',
+      name: `${id}-workspace.tar.gz`,
+      missing: 'the workspace is archived when the session ends; this one has no archive yet',
+    });
+  });
+
   r.get('/sessions/:id/recording', async (req, res) => {
     const id = sessionIdParam(req.params.id);
     requireStaff(principalOf(req));
     deps.sessions.require(id);
-    const file = deps.sessions.recordingPath(id);
-    let stat: fs.Stats;
-    try {
-      stat = await fs.promises.stat(file);
-    } catch {
-      throw new AppError('NOT_FOUND', 'this session has no recording yet');
-    }
-    res.setHeader('content-type', 'application/x-asciicast');
-    res.setHeader('content-length', String(stat.size));
-    res.setHeader('content-disposition', `inline; filename="${id}.cast"`);
-    fs.createReadStream(file, { start: 0, end: Math.max(0, stat.size - 1) }).pipe(res);
+    await sendFile(res, deps.sessions.recordingPath(id), {
+      type: 'application/x-asciicast',
+      name: `${id}.cast`,
+      inline: true,
+      missing: 'this session has no recording yet',
+    });
   });
 
   r.get('/sessions/:id/events', (req, res) => {
