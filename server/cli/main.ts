@@ -7,6 +7,7 @@ import { Command, Option } from 'commander';
 import { loadConfig, type Config } from '../config.js';
 import { describeError, isAppError } from '../errors.js';
 import { resolveLabImage } from '../labs/images.js';
+import { labJsonSchema } from '../labs/json-schema.js';
 import { testLab } from '../labs/lab-test.js';
 import { scaffoldLab } from '../labs/scaffold.js';
 import { formatProblem, loadLabs, loadLab } from '../labs/loader.js';
@@ -137,6 +138,12 @@ user
   .action(userAdd);
 const lab = program.command('lab').description('work with labs');
 lab.command('validate [dirs...]').description('check lab folders (all labs when none given)').action(labValidate);
+lab
+  .command('schema')
+  .description('print the JSON Schema of lab.yaml (labs/lab.schema.json is this output)')
+  .action(() => {
+    process.stdout.write(`${JSON.stringify(labJsonSchema(), null, 2)}\n`);
+  });
 lab
   .command('new <id>')
   .description('scaffold a lab that passes its own test, to grow from')

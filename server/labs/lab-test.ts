@@ -15,6 +15,7 @@ import type { Report } from '../checker/report.js';
 import type { SandboxDriver, SandboxRef } from '../sandbox/driver.js';
 import { runSetupSteps } from '../sessions/setup.js';
 import { buildStarterRepo } from '../sessions/starter.js';
+import { graderDirOf } from './images.js';
 import type { Lab } from './loader.js';
 
 export interface AttemptResult {
@@ -114,6 +115,7 @@ export async function testLab(
       capAdd: lab.capabilities,
       env: lab.env,
       size: { cols: 120, rows: 32 },
+      ...(graderDirOf(lab) ? { graderDir: graderDirOf(lab) } : {}),
     });
     try {
       const repo = await buildStarterRepo({ starterDir: lab.starterDir, candidateName: 'Lab Test' });

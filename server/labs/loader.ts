@@ -121,6 +121,19 @@ export function loadLab(dir: string, displayRoot: string): { lab?: Lab; problems
       });
     }
   };
+  // Checks are parsed even when the rest of the file is wrong, so every problem shows at once.
+  const checks: CheckSpec[] = [];
+  const rawChecks = (raw as { checks?: unknown } | null)?.checks;
+  if (Array.isArray(rawChecks)) {
+    rawChecks.forEach((rawCheck, i) => {
+      const r = parseCheck(rawCheck);
+      if (!r.ok) return report(r.issues, ['checks', i]);
+      if (checks.some((c) => c.id === r.check.id)) {
+        problems.push({ file: display, line: lineOf(doc, counter, ['checks', i, 'id']), field: `checks[${i}].id`, message: `duplicate check id "${r.check.id}"` });
+      }
+      checks.push(r.check);
+    });
+  }
   const parsed = labSchema.safeParse(raw);
   if (!parsed.success) {
     report(parsed.error.issues as CheckIssue[], []);
@@ -131,15 +144,6 @@ export function loadLab(dir: string, displayRoot: string): { lab?: Lab; problems
   if (lab.id !== folder) {
     problems.push({ file: display, line: lineOf(doc, counter, ['id']), field: 'id', message: `must equal the folder name "${folder}", got ${describeValue(lab.id)}` });
   }
-  const checks: CheckSpec[] = [];
-  lab.checks.forEach((rawCheck, i) => {
-    const r = parseCheck(rawCheck);
-    if (!r.ok) return report(r.issues, ['checks', i]);
-    if (checks.some((c) => c.id === r.check.id)) {
-      problems.push({ file: display, line: lineOf(doc, counter, ['checks', i, 'id']), field: `checks[${i}].id`, message: `duplicate check id "${r.check.id}"` });
-    }
-    checks.push(r.check);
-  });
   const briefFile = path.join(dir, 'brief.md');
   let brief = '';
   try {

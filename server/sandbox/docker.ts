@@ -189,7 +189,10 @@ export class DockerDriver implements SandboxDriver {
           // Same network namespace as the workspace: services the candidate runs on
           // 127.0.0.1 are reachable from the grader.
           NetworkMode: `container:${names.workspace}`,
-          Mounts: [{ Type: 'volume', Source: names.volume, Target: WORKSPACE_PATH, ReadOnly: true }],
+          Mounts: [
+            { Type: 'volume', Source: names.volume, Target: WORKSPACE_PATH, ReadOnly: true },
+            ...(spec.graderDir ? [{ Type: 'bind' as const, Source: spec.graderDir, Target: '/grader', ReadOnly: true }] : []),
+          ],
           ReadonlyRootfs: true,
           Tmpfs: { '/tmp': 'rw,nosuid,nodev,size=256m' },
           ...limitsFor({ cpus: 1, memoryMb: GRADER_MEMORY_MB, pids: 256 }),

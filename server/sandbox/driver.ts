@@ -33,6 +33,11 @@ export interface SandboxSpec {
   env: Record<string, string>;
   /** Terminal size the shell starts with. */
   size: TermSize;
+  /**
+   * A host folder of trusted lab files (hidden test data, grading scripts) that the
+   * grader sees read-only at /grader and the candidate never sees.
+   */
+  graderDir?: string;
 }
 
 export interface SandboxRef {

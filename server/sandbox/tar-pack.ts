@@ -5,7 +5,8 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
-import { Readable } from 'node:stream';
+import type { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
 import tar from 'tar-stream';
 
 export function packDirectory(root: string, owner: { uid: number; gid: number }): Readable {
@@ -24,8 +25,14 @@ export function packDirectory(root: string, owner: { uid: number; gid: number })
       } else if (st.isDirectory()) {
         pack.entry({ ...common, type: 'directory' });
         await walk(relPath);
+      } else if (st.isFile() && st.size === 0) {
+        pack.entry({ ...common, type: 'file', size: 0 }, Buffer.alloc(0));
       } else if (st.isFile()) {
-        pack.entry({ ...common, type: 'file', size: st.size }, await fs.promises.readFile(full));
+        // Streamed, one file at a time: a large file never sits in memory whole.
+        await new Promise<void>((resolve, reject) => {
+          const entry = pack.entry({ ...common, type: 'file', size: st.size }, (err) => (err ? reject(err) : resolve()));
+          pipeline(fs.createReadStream(full, { start: 0, end: st.size - 1 }), entry).catch(reject);
+        });
       }
     }
   };

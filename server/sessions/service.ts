@@ -8,7 +8,7 @@ import type { Logger } from 'pino';
 import type { Config } from '../config.js';
 import { AppError, describeError } from '../errors.js';
 import type { LabCatalog } from '../labs/catalog.js';
-import { resolveLabImage } from '../labs/images.js';
+import { graderDirOf, resolveLabImage } from '../labs/images.js';
 import type { Lab } from '../labs/loader.js';
 import type { SandboxDriver, SandboxRef, SandboxSpec, TermSize } from '../sandbox/driver.js';
 import { generateToken, hashToken } from '../auth/tokens.js';
@@ -152,6 +152,7 @@ export class SessionService {
       capAdd: lab.capabilities,
       env: lab.env,
       size: session.termSize,
+      ...(graderDirOf(lab) ? { graderDir: graderDirOf(lab) } : {}),
     };
   }
 

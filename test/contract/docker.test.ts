@@ -1,12 +1,16 @@
 /**
  * The driver contract against the real Docker engine (the README's test command starts
  * one), plus what only an isolating driver promises: the candidate is not root, has no
- * capabilities and no engine socket, the grader sees the workspace read-only, and the
- * pids limit stops a fork bomb.
+ * capabilities and no engine socket, the grader sees the workspace read-only, the
+ * pids limit stops a fork bomb, and a snapshot gets past a 1 GiB file and a link out.
  */
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import pino from 'pino';
+import { lstat, readFile } from 'node:fs/promises';
+import path from 'node:path';
+import { takeSnapshot } from '../../server/checker/snapshot.js';
+import { AppError } from '../../server/errors.js';
 import type { SandboxSpec } from '../../server/sandbox/driver.js';
 import { DockerDriver } from '../../server/sandbox/docker.js';
 import { describeDriverContract } from './driver-contract.js';
@@ -102,5 +106,46 @@ describe('Docker sandbox hardening', () => {
   it('keeps an isolated sandbox off the internet and the host', async () => {
     const r = await driver.exec(ref, ['sh', '-c', 'curl -sS -m 3 http://1.1.1.1/ >/dev/null 2>&1; echo rc=$?'], { timeoutMs: 10_000 });
     expect(r.stdout).toMatch(/rc=[1-9]/);
+  });
+
+  it('snapshots past a 1 GiB sparse file and a link to /etc/shadow, or stops at once under a small archive budget', async () => {
+    // The engine's getArchive does not keep holes: the file's full 1 GiB of zeros comes
+    // over the wire, and the tar is sequential, so skipping it still means reading it.
+    const setup = await driver.exec(ref, [
+      'sh',
+      '-c',
+      'mkdir -p snap/z && cd snap && echo keep > keep.txt && ln -s /etc/shadow leak && truncate -s 1G big && echo after > z/after.txt',
+    ]);
+    expect(setup.exitCode, setup.stderr).toBe(0);
+    try {
+      let started = Date.now();
+      const snap = await takeSnapshot(await driver.archive(ref));
+      const fullMs = Date.now() - started;
+      try {
+        expect(await readFile(path.join(snap.dir, 'snap/keep.txt'), 'utf8')).toBe('keep\n');
+        expect(await readFile(path.join(snap.dir, 'snap/z/after.txt'), 'utf8')).toBe('after\n');
+        await expect(lstat(path.join(snap.dir, 'snap/leak'))).rejects.toMatchObject({ code: 'ENOENT' });
+        await expect(lstat(path.join(snap.dir, 'snap/big'))).rejects.toMatchObject({ code: 'ENOENT' });
+        expect(snap.skipped).toEqual(
+          expect.arrayContaining(['snap/big: 1 GiB, larger than the 64 MiB file limit', 'snap/leak: symlink to an absolute path (/etc/shadow)']),
+        );
+        expect(snap.stats.bytesWritten).toBeLessThan(1024 * 1024);
+        // Bound by the engine's streaming rate (3-9 s per GiB on a busy 2-core host).
+        expect(fullMs).toBeLessThan(45_000);
+      } finally {
+        await snap.dispose();
+      }
+
+      started = Date.now();
+      const error = await takeSnapshot(await driver.archive(ref), { limits: { maxArchiveBytes: 32 * 1024 * 1024 } }).then(
+        () => undefined,
+        (e: unknown) => e,
+      );
+      expect(error).toBeInstanceOf(AppError);
+      expect(error).toMatchObject({ code: 'SANDBOX_FAILED', details: { limit: 'maxArchiveBytes' } });
+      expect(Date.now() - started).toBeLessThan(5_000);
+    } finally {
+      await driver.exec(ref, ['rm', '-rf', 'snap']);
+    }
   });
 });

@@ -9,10 +9,11 @@
  * owner the suite does not know to be live.
  */
 import { randomUUID } from 'node:crypto';
-import { chmod, mkdir, mkdtemp, rm, symlink, writeFile } from 'node:fs/promises';
+import { chmod, lstat, mkdir, mkdtemp, readFile, rm, symlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { takeSnapshot } from '../../server/checker/snapshot.js';
 import { AppError } from '../../server/errors.js';
 import type { ErrorCode } from '../../server/errors.js';
 import type { SandboxDriver, SandboxRef, SandboxSpec, TermSize } from '../../server/sandbox/driver.js';
@@ -298,6 +299,53 @@ export function describeDriverContract(name: string, setup: () => Promise<Driver
         expect(write).toMatchObject({ exitCode: 0, stdout: 'alpha\nmore\n' });
       } finally {
         await rm(hostDir, { recursive: true, force: true });
+      }
+    });
+
+    it('archives the workspace for a safe snapshot: links out, special and oversized files refused, the rest intact', async () => {
+      const ref = await create();
+      const setup = await ctx.driver.exec(ref, [
+        'sh',
+        '-c',
+        [
+          'mkdir -p src/deep',
+          'printf "print(1)\\n" > src/app.py',
+          'echo nested > src/deep/n.txt',
+          'printf "#!/bin/sh\\necho ran\\n" > run.sh && chmod 755 run.sh',
+          'ln -s src/app.py app-link',
+          'ln -s /etc/shadow leak',
+          'ln -s ../../../../../../etc/passwd climb',
+          'mkfifo pipe',
+          // Sparse, above the 64 MiB per-file default: skipped (its bytes still cross the wire).
+          'truncate -s 80M big.bin',
+          'echo after > zz-after.txt',
+        ].join(' && '),
+      ]);
+      expect(setup, setup.stderr).toMatchObject({ exitCode: 0 });
+
+      const snap = await takeSnapshot(await ctx.driver.archive(ref));
+      try {
+        const read = (p: string): Promise<string> => readFile(path.join(snap.dir, p), 'utf8');
+        expect(await read('src/app.py')).toBe('print(1)\n');
+        expect(await read('src/deep/n.txt')).toBe('nested\n');
+        expect(await read('app-link')).toBe('print(1)\n');
+        expect(await read('zz-after.txt')).toBe('after\n');
+        expect((await lstat(path.join(snap.dir, 'app-link'))).isSymbolicLink()).toBe(true);
+        expect((await lstat(path.join(snap.dir, 'run.sh'))).mode & 0o111).not.toBe(0);
+        for (const refused of ['leak', 'climb', 'pipe', 'big.bin']) {
+          await expect(lstat(path.join(snap.dir, refused)), refused).rejects.toMatchObject({ code: 'ENOENT' });
+        }
+        expect(snap.skipped).toEqual(
+          expect.arrayContaining([
+            'leak: symlink to an absolute path (/etc/shadow)',
+            'climb: symlink target ../../../../../../etc/passwd leaves the workspace',
+            'big.bin: 80 MiB, larger than the 64 MiB file limit',
+          ]),
+        );
+        // Drivers differ on fifos: the engine's archive has the entry (refused), the host's leaves it out.
+        expect(snap.skipped.filter((line) => !/^(leak|climb|big\.bin|pipe): /.test(line))).toEqual([]);
+      } finally {
+        await snap.dispose();
       }
     });
 

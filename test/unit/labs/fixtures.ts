@@ -14,6 +14,7 @@ export function labYamlLines(id: string): string[] {
     '    title: The README is there',
     '    points: 1',
     '    type: file',
+    '    path: README.md',
   ];
 }
 
@@ -26,6 +27,7 @@ export function writeLab(labsDir: string, folder: string, files: Record<string, 
   const all: Record<string, string | null> = {
     'lab.yaml': `${labYamlLines(folder).join('\n')}\n`,
     'brief.md': `# ${folder}\n\nDo the thing.\n`,
+    'solution/README.md': `# ${folder}\n`,
     ...files,
   };
   mkdirSync(dir, { recursive: true });

@@ -116,9 +116,9 @@ describe('loadLabs', () => {
   });
 
   it('rejects duplicate check ids at the second one', () => {
-    const lines = [...labYamlLines('x'), '  - id: readme', '    title: Again', '    points: 2', '    type: file'];
+    const lines = [...labYamlLines('x'), '  - id: readme', '    title: Again', '    points: 2', '    type: file', '    path: README.md'];
     writeLab(labsDir, 'x', { 'lab.yaml': `${lines.join('\n')}\n` });
-    expect(problemsOf('x')).toEqual(['labs/x/lab.yaml:11 checks[1].id: duplicate check id "readme"']);
+    expect(problemsOf('x')).toEqual(['labs/x/lab.yaml:12 checks[1].id: duplicate check id "readme"']);
   });
 
   it('requires brief.md and lab.yaml', () => {
@@ -154,7 +154,7 @@ describe('loadLabs', () => {
   it('still accepts a few ordinary aliases', () => {
     const lines = [...labYamlLines('x')];
     lines[7] = '    title: &t The README is there';
-    lines.push('  - id: readme-again', '    title: *t', '    points: 1', '    type: file');
+    lines.push('  - id: readme-again', '    title: *t', '    points: 1', '    type: file', '    path: README.md');
     writeLab(labsDir, 'x', { 'lab.yaml': `${lines.join('\n')}\n` });
     const { labs, invalid } = loadLabs(labsDir);
     expect(invalid).toEqual([]);
