@@ -51,7 +51,7 @@ export async function runSetupSteps(
       // Its output goes to a private temp dir (mode 0700), read back if it fails.
       const start = await driver.exec(
         ref,
-        ['/bin/sh', '-c', `d=$(mktemp -d) && setsid nohup /bin/sh -c ${quote(step.run)} > "$d/out.log" 2>&1 < /dev/null & echo "$! $d/out.log"`],
+        ['/bin/sh', '-c', `d=$(mktemp -d) || exit 1; setsid nohup /bin/sh -c ${quote(step.run)} > "$d/out.log" 2>&1 < /dev/null & echo "$! $d/out.log"`],
         { user: step.user, timeoutMs: 10_000, signal: options.signal },
       );
       const [pid = '', log = ''] = start.stdout.trim().split(' ');
