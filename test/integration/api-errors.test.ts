@@ -23,10 +23,12 @@ checks:
     title: First
     points: 1
     type: file
+    path: a.txt
   - id: two
     title: Second
     points: two
     type: file
+    path: b.txt
 `;
 
 describe('errors at the API, with a live session beside them', () => {
@@ -40,6 +42,7 @@ describe('errors at the API, with a live session beside them', () => {
     await fs.promises.mkdir(path.join(labsDir, 'broken'));
     await fs.promises.writeFile(path.join(labsDir, 'broken/lab.yaml'), BROKEN_LAB);
     await fs.promises.writeFile(path.join(labsDir, 'broken/brief.md'), '# Broken\n');
+    await fs.promises.mkdir(path.join(labsDir, 'broken/solution'));
     server = await ServerProcess.start({ OPSLAB_LABS_DIR: labsDir });
     session = await createSession(server);
     await waitForState(server, session.id, 'ready');
@@ -56,7 +59,7 @@ describe('errors at the API, with a live session beside them', () => {
     expect(r.status).toBe(200);
     expect(r.body.labs.map((l) => l.id)).toEqual(['hello']);
     const broken = r.body.invalid.find((i) => i.id === 'broken');
-    expect(broken?.problems).toEqual([expect.stringMatching(/^[^ ]*broken\/lab\.yaml:13 checks\[1\]\.points: expected a positive integer, got "two"$/)]);
+    expect(broken?.problems).toEqual([expect.stringMatching(/^[^ ]*broken\/lab\.yaml:14 checks\[1\]\.points: expected a positive integer, got "two"$/)]);
     const create = await server.api<ErrorBody>('POST', '/api/sessions', { body: { lab: 'broken', candidate: { name: 'X' } } });
     expect(create.status).toBe(422);
     expect(create.body.error.code).toBe('LAB_INVALID');
