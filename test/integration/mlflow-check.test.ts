@@ -4,9 +4,9 @@
  * step would start it), the candidate's training script logs runs and registers models
  * through the MLflow client, and every check runs through the grader container.
  *
- * Needs the shared Python image (labs/_images/python-ml). Its tag comes from
- * OPSLAB_PYTHON_ML_IMAGE (default opslab/python-ml:latest); without it the suite is
- * skipped and says so.
+ * Needs the shared Python image (labs/_images/python-ml), which the test command's setup
+ * builds: its tag is the one the server computes (or OPSLAB_PYTHON_ML_IMAGE). Without it
+ * the suite fails, saying how to build it.
  */
 import { randomUUID } from 'node:crypto';
 import { pino } from 'pino';
@@ -15,14 +15,18 @@ import { commandCheck, commandSpecSchema } from '../../server/checker/checks/com
 import { httpCheck, httpSpecSchema } from '../../server/checker/checks/http.js';
 import { mlflowCheck, mlflowSpecSchema } from '../../server/checker/checks/mlflow.js';
 import type { CheckContext, CheckResult } from '../../server/checker/types.js';
+import path from 'node:path';
+import { imageTag } from '../../server/labs/images.js';
 import { DockerDriver } from '../../server/sandbox/docker.js';
+import { REPO_ROOT } from '../helpers/server-process.js';
 import type { SandboxRef } from '../../server/sandbox/driver.js';
 
-const IMAGE = process.env.OPSLAB_PYTHON_ML_IMAGE ?? 'opslab/python-ml:latest';
+const IMAGE = process.env.OPSLAB_PYTHON_ML_IMAGE ?? imageTag(path.join(REPO_ROOT, 'labs'), 'python-ml');
 const logger = pino({ level: 'warn' });
 const driver = new DockerDriver({ ownerId: `mlflow-check-${randomUUID()}`, logger });
-const available = await driver.imageExists(IMAGE).catch(() => false);
-if (!available) console.warn(`mlflow-check: image ${IMAGE} is missing; skipping (build labs/_images/python-ml or set OPSLAB_PYTHON_ML_IMAGE)`);
+if (!(await driver.imageExists(IMAGE))) {
+  throw new Error(`image ${IMAGE} is missing: build it with bash scripts/setup/all.sh (or set OPSLAB_PYTHON_ML_IMAGE)`);
+}
 
 const TRAIN = String.raw`
 import sys
@@ -74,7 +78,7 @@ logged = client.get_run(newest.run_id).data.metrics["accuracy"]
 print(json.dumps({"version": int(newest.version), "accuracy": acc, "logged": logged, "gap": abs(acc - logged)}))
 `;
 
-describe.skipIf(!available)('checks against a real MLflow server in a sandbox', () => {
+describe('checks against a real MLflow server in a sandbox', () => {
   const sessionId = `mlflow-${randomUUID().slice(0, 8)}`;
   let ref: SandboxRef;
   let ctx: CheckContext;
@@ -131,7 +135,7 @@ describe.skipIf(!available)('checks against a real MLflow server in a sandbox', 
   });
 
   afterAll(async () => {
-    if (available) await driver.reap(new Set());
+    await driver.reap(new Set());
   });
 
   async function mlflow(fields: Record<string, unknown>): Promise<CheckResult> {
