@@ -3,7 +3,7 @@
  * it is ready, and open terminals the way the web app does (ticket, then WebSocket).
  */
 import Docker from 'dockerode';
-import type { ServerProcess } from './server-process.js';
+import { ServerProcess } from './server-process.js';
 import { TerminalClient } from './terminal-client.js';
 
 export interface CreatedSession {
@@ -17,6 +17,24 @@ export async function createSession(server: ServerProcess, lab = 'hello', name =
   const r = await server.api<CreatedSession>('POST', '/api/sessions', { body: { lab, candidate: { name } } });
   if (r.status !== 201) throw new Error(`create session: ${r.status} ${JSON.stringify(r.body)}`);
   return r.body;
+}
+
+/** A running server with one ready session of `lab`, as most integration files start. */
+export async function serverWithSession(
+  env: Record<string, string> = {},
+  lab = 'hello',
+): Promise<{ server: ServerProcess; session: CreatedSession; close: () => Promise<void> }> {
+  const server = await ServerProcess.start(env);
+  const session = await createSession(server, lab);
+  await waitForState(server, session.id, 'ready');
+  return {
+    server,
+    session,
+    close: async () => {
+      await server.api('POST', `/api/sessions/${session.id}/end`).catch(() => undefined);
+      await server.stop();
+    },
+  };
 }
 
 export async function waitForState(server: ServerProcess, id: string, state: string, timeoutMs = 60_000) {

@@ -9,8 +9,8 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ServerProcess } from '../helpers/server-process.js';
-import { createSession, openTerminal, PROMPT, waitForState, type CreatedSession } from '../helpers/session-flow.js';
+import type { ServerProcess } from '../helpers/server-process.js';
+import { serverWithSession, openTerminal, PROMPT, type CreatedSession } from '../helpers/session-flow.js';
 
 interface ReportBody {
   score: number;
@@ -23,15 +23,14 @@ describe('grading a live session', () => {
   let server: ServerProcess;
   let session: CreatedSession;
 
+  let close: () => Promise<void>;
+
   beforeAll(async () => {
-    server = await ServerProcess.start();
-    session = await createSession(server);
-    await waitForState(server, session.id, 'ready');
+    ({ server, session, close } = await serverWithSession());
   });
 
   afterAll(async () => {
-    if (session) await server.api('POST', `/api/sessions/${session.id}/end`).catch(() => undefined);
-    await server.stop();
+    await close();
   });
 
   it('fails every check on the untouched starter, with messages and hints', async () => {

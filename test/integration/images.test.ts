@@ -1,72 +1,28 @@
 /**
  * The lab images that scripts/setup/lab-images.sh builds (setup has run: the test
- * command runs it first): the tag rule written at the top of that script, computed
- * here on its own, names the python-ml image that exists; a second setup run is a
+ * command runs it first): the tag rule (the server's, which lab-images.sh follows) names
+ * the python-ml image that exists; a second setup run is a
  * no-op; the tools import as the candidate (uid 1000); and MLflow's server starts and
  * answers /health as uid 1000 in a container locked down like a sandbox, with no network.
  */
 import { execFile } from 'node:child_process';
-import { createHash, randomUUID } from 'node:crypto';
+import { randomUUID } from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { afterAll, describe, expect, it } from 'vitest';
+import { imageHash, imageTag } from '../../server/labs/images.js';
 
 const run = promisify(execFile);
 const REPO = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 const LABS = path.join(REPO, 'labs');
 const SCRIPT = path.join(REPO, 'scripts/setup/lab-images.sh');
 
-// ---- the tag rule, as written at the top of scripts/setup/lab-images.sh ----------------
-
-const sha256 = (data: string | Buffer) => createHash('sha256').update(data).digest('hex');
-
-/** Regular files under dir (symlinks and empty folders do not count), "/"-separated. */
-function filesUnder(dir: string, rel = ''): string[] {
-  const out: string[] = [];
-  for (const entry of fs.readdirSync(path.join(dir, rel), { withFileTypes: true })) {
-    const p = rel ? `${rel}/${entry.name}` : entry.name;
-    if (entry.isDirectory()) out.push(...filesUnder(dir, p));
-    else if (entry.isFile()) out.push(p);
-  }
-  return out;
-}
-
-function inputsHash(dir: string): string {
-  const files = filesUnder(dir).sort((a, b) => Buffer.compare(Buffer.from(a), Buffer.from(b)));
-  const lines = files.map((f) => {
-    const full = path.join(dir, f);
-    const x = (fs.statSync(full).mode & 0o111) !== 0 ? 'x' : '-';
-    return `${f} ${x} ${sha256(fs.readFileSync(full))}\n`;
-  });
-  return sha256(lines.join(''));
-}
-
-function dirOf(labs: string, name: string): string {
-  if (name.startsWith('lab-')) return path.join(labs, name.slice(4), 'image');
-  return path.join(labs, '_images', name);
-}
-
-function parentOf(dockerfile: string): string {
-  for (const line of fs.readFileSync(dockerfile, 'utf8').split('\n')) {
-    if (!/^\s*arg\s+BASE=/i.test(line)) continue;
-    const m = /^\s*[Aa][Rr][Gg]\s+BASE=opslab\/([a-z0-9][a-z0-9-]*)(:\S*)?\s*$/.exec(line.replace(/\r$/, ''));
-    if (!m?.[1]) break;
-    return m[1];
-  }
-  throw new Error(`${dockerfile}: no "ARG BASE=opslab/<parent>" line`);
-}
-
-function imageHash(labs: string, name: string): string {
-  if (name === 'base') return inputsHash(path.join(labs, '_images', 'base'));
-  const dir = dirOf(labs, name);
-  const parent = imageHash(labs, parentOf(path.join(dir, 'Dockerfile')));
-  return sha256(`opslab-image-v1\nparent ${parent}\ninputs ${inputsHash(dir)}\n`);
-}
-
-const tagOf = (labs: string, name: string) => `opslab/${name}:${imageHash(labs, name).slice(0, 12)}`;
+// The tag rule is the server's own (server/labs/images.ts); image-tags.test.ts checks that
+// the setup script computes the same tags.
+const tagOf = imageTag;
 
 // ---- helpers ---------------------------------------------------------------------------
 

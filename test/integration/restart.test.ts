@@ -5,23 +5,22 @@
  * server was running, exactly once.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ServerProcess } from '../helpers/server-process.js';
-import { createSession, openTerminal, PROMPT, waitForState, type CreatedSession } from '../helpers/session-flow.js';
+import type { ServerProcess } from '../helpers/server-process.js';
+import { serverWithSession, openTerminal, PROMPT, type CreatedSession } from '../helpers/session-flow.js';
 import { stripAnsi } from '../helpers/terminal-client.js';
 
 describe('a server restart', () => {
   let server: ServerProcess;
   let session: CreatedSession;
 
+  let close: () => Promise<void>;
+
   beforeAll(async () => {
-    server = await ServerProcess.start();
-    session = await createSession(server);
-    await waitForState(server, session.id, 'ready');
+    ({ server, session, close } = await serverWithSession());
   });
 
   afterAll(async () => {
-    if (session) await server.api('POST', `/api/sessions/${session.id}/end`).catch(() => undefined);
-    await server.stop();
+    await close();
   });
 
   it('keeps the session, the shell and its variables across SIGKILL, and records output made while down', async () => {

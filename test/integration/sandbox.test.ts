@@ -5,8 +5,8 @@
  */
 import Docker from 'dockerode';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ServerProcess } from '../helpers/server-process.js';
-import { createSession, engineResources, openTerminal, PROMPT, waitForState, type CreatedSession } from '../helpers/session-flow.js';
+import type { ServerProcess } from '../helpers/server-process.js';
+import { serverWithSession, engineResources, openTerminal, PROMPT, type CreatedSession } from '../helpers/session-flow.js';
 
 const PIDS_LIMIT = 128;
 
@@ -14,15 +14,14 @@ describe('inside the sandbox', () => {
   let server: ServerProcess;
   let session: CreatedSession;
 
+  let close: () => Promise<void>;
+
   beforeAll(async () => {
-    server = await ServerProcess.start({ OPSLAB_SANDBOX_PIDS: String(PIDS_LIMIT) });
-    session = await createSession(server);
-    await waitForState(server, session.id, 'ready');
+    ({ server, session, close } = await serverWithSession({ OPSLAB_SANDBOX_PIDS: String(PIDS_LIMIT) }));
   });
 
   afterAll(async () => {
-    if (session) await server.api('POST', `/api/sessions/${session.id}/end`).catch(() => undefined);
-    await server.stop();
+    await close();
   });
 
   it('the candidate is not root, holds no capabilities, and has no Docker socket', async () => {

@@ -6,8 +6,8 @@
  * session leaves nothing behind.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ServerProcess } from '../helpers/server-process.js';
-import { createSession, engineResources, openTerminal, PROMPT, waitForState, type CreatedSession } from '../helpers/session-flow.js';
+import type { ServerProcess } from '../helpers/server-process.js';
+import { serverWithSession, engineResources, openTerminal, PROMPT, type CreatedSession } from '../helpers/session-flow.js';
 import { stripAnsi, type TerminalClient } from '../helpers/terminal-client.js';
 
 /** Lines that are only a number, in the order they appear. */
@@ -35,16 +35,15 @@ describe('a live session over the terminal WebSocket', () => {
     return c;
   };
 
+  let close: () => Promise<void>;
+
   beforeAll(async () => {
-    server = await ServerProcess.start();
-    session = await createSession(server);
-    await waitForState(server, session.id, 'ready');
+    ({ server, session, close } = await serverWithSession());
   });
 
   afterAll(async () => {
     await Promise.all(open.map((c) => c.close()));
-    if (session) await server.api('POST', `/api/sessions/${session.id}/end`);
-    await server.stop();
+    await close();
   });
 
   it('echoes what the candidate types, in a real shell in the starter repository', async () => {
