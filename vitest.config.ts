@@ -1,9 +1,10 @@
 import { defineConfig } from 'vitest/config';
 
-// Three projects, run in parallel by the test command:
+// Four projects, run in parallel by the test command:
 //   unit        – pure logic and fast fakes, no engine (seconds)
 //   contract    – the SandboxDriver contract suite, run against every driver
 //   integration – the real server against the real Docker engine
+//   e2e         – the web app in Debian's Chromium (playwright-core) against a real server
 export default defineConfig({
   test: {
     // Most suites wait on the engine, not the CPU: three files at a time suits 2 cores.
@@ -29,6 +30,14 @@ export default defineConfig({
           name: 'integration',
           include: ['test/integration/**/*.test.ts'],
           testTimeout: 180_000,
+          hookTimeout: 300_000,
+        },
+      },
+      {
+        test: {
+          name: 'e2e',
+          include: ['test/e2e/**/*.test.ts'],
+          testTimeout: 240_000,
           hookTimeout: 300_000,
         },
       },

@@ -1,11 +1,14 @@
 #!/usr/bin/env bash
-# Sets up what the tests need on this machine (Node dependencies, a Docker engine, the
-# sandbox images), then runs every test: type-checking, lint, and the unit, contract
-# and integration suites (vitest). Ends with one summary line: "N passed, N failed".
+# Sets up what the tests need on this machine (Node dependencies, the web app's build,
+# a Chromium for the browser tests, a Docker engine, the sandbox images), then runs
+# every test: type-checking, lint, and the unit, contract, integration and e2e
+# (browser) suites (vitest). Ends with one summary line: "N passed, N failed".
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 bash scripts/setup/node-deps.sh
+bash scripts/setup/web-build.sh
+bash scripts/setup/browser.sh
 bash scripts/setup/all.sh
 
 mkdir -p test-output
@@ -19,7 +22,7 @@ lint_pid=$!
 wait "$tsc_pid" || { echo "[test] type-check failed"; status=1; static_failed=$((static_failed + 1)); }
 wait "$lint_pid" || { echo "[test] lint failed"; status=1; static_failed=$((static_failed + 1)); }
 
-echo "[test] unit, contract and integration suites"
+echo "[test] unit, contract, integration and e2e suites"
 npx vitest run --reporter=default --reporter=json --outputFile.json=test-output/vitest.json "$@" || status=1
 
 # One closing line a CI reader understands, from vitest's own JSON report; a failed

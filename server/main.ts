@@ -69,6 +69,8 @@ export async function startServer(config: Config, logger: Logger = createLogger(
     labs,
     sessions,
     tickets,
+    store,
+    driver,
   });
   const server = http.createServer(app);
   server.on('upgrade', terminalUpgradeHandler({ allowedOrigins: allowedOrigins(config), tickets, sessions, logger }));

@@ -331,6 +331,35 @@ export class SessionService {
     return updated ?? this.require(id);
   }
 
+  /**
+   * Gives a live session more time: `expiresAt` moves `minutes` later, capped so the
+   * session lasts at most `sessions.maxDurationMinutes` from its creation (the clock runs
+   * from creation). Emits an `extended` event and tells every terminal viewer the new
+   * end. WRONG_STATE when the session is over, its time is already up, or it is already
+   * at the maximum. Synchronous from read to write, so two extensions cannot lose one.
+   */
+  extend(id: string, minutes: number, by: string): { session: Session; addedMinutes: number } {
+    const session = this.require(id);
+    if (!isLive(session.state)) throw new AppError('WRONG_STATE', `the session is ${session.state}`);
+    const max = this.deps.config.sessions.maxDurationMinutes;
+    const now = this.now().getTime();
+    const current = session.expiresAt?.getTime() ?? session.createdAt.getTime() + session.durationMinutes * 60_000;
+    if (current <= now) throw new AppError('WRONG_STATE', 'the time of this session is already up');
+    const next = Math.min(current + minutes * 60_000, session.createdAt.getTime() + max * 60_000);
+    if (next <= current) {
+      throw new AppError('WRONG_STATE', `the session already lasts the maximum of ${max} minutes`, { details: { maxDurationMinutes: max } });
+    }
+    // Same state in and out: an atomic "set expiresAt while still <state>".
+    const updated = this.deps.store.sessions.transition(id, [session.state], session.state, { expiresAt: new Date(next) });
+    if (!updated) throw new AppError('WRONG_STATE', 'the session changed state; try again');
+    const expiresAt = new Date(next).toISOString();
+    const addedMinutes = Math.round((next - current) / 60_000);
+    this.log.info({ sessionId: id, by, addedMinutes, expiresAt }, 'session extended');
+    this.emit(id, 'extended', { expiresAt, addedMinutes, by });
+    this.hubs.get(id)?.broadcastControl({ type: 'session', expiresAt });
+    return { session: updated, addedMinutes };
+  }
+
   async fail(id: string, reason: string): Promise<void> {
     await this.finish(id, 'failed', reason);
   }

@@ -90,6 +90,35 @@ export const MIGRATIONS: readonly Migration[] = [
       ALTER TABLE sessions ADD COLUMN start_commit TEXT;
     `,
   },
+  {
+    version: 3,
+    name: 'web logins and notes',
+    sql: `
+      -- Browser sign-ins (POST /api/auth/login): the cookie holds a random id, stored
+      -- here hashed. token_hash is the user's token hash at sign-in, so rotating the
+      -- token ends every browser session made with the old one.
+      CREATE TABLE web_logins (
+        hash       TEXT PRIMARY KEY,
+        user_id    TEXT NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+        token_hash TEXT NOT NULL,
+        created_at INTEGER NOT NULL,
+        expires_at INTEGER NOT NULL
+      ) STRICT;
+      CREATE INDEX web_logins_by_expiry ON web_logins(expires_at);
+      CREATE INDEX web_logins_by_user ON web_logins(user_id);
+
+      -- Interviewers' private notes: one per staff user per session, last write wins.
+      CREATE TABLE session_notes (
+        id         TEXT PRIMARY KEY,
+        session_id TEXT NOT NULL REFERENCES sessions(id) ON DELETE CASCADE,
+        user_id    TEXT NOT NULL REFERENCES users(id),
+        text       TEXT NOT NULL,
+        created_at INTEGER NOT NULL,
+        updated_at INTEGER NOT NULL,
+        UNIQUE (session_id, user_id)
+      ) STRICT;
+    `,
+  },
 ];
 
 export interface MigrationResult {

@@ -2,7 +2,9 @@ import { systemClock, type Clock } from './clock.js';
 import { openDatabase, type Db } from './db.js';
 import { EventsRepo } from './events-repo.js';
 import { GradesRepo } from './grades-repo.js';
+import { LoginsRepo } from './logins-repo.js';
 import { MetaRepo } from './meta-repo.js';
+import { NotesRepo } from './notes-repo.js';
 import { SessionsRepo } from './sessions-repo.js';
 import { TicketsRepo } from './tickets-repo.js';
 import { UsersRepo } from './users-repo.js';
@@ -16,6 +18,8 @@ export interface Store {
   readonly tickets: TicketsRepo;
   readonly events: EventsRepo;
   readonly grades: GradesRepo;
+  readonly logins: LoginsRepo;
+  readonly notes: NotesRepo;
   close(): void;
 }
 
@@ -28,6 +32,8 @@ export function createStore(db: Db, now: Clock = systemClock): Store {
     tickets: new TicketsRepo(db, now),
     events: new EventsRepo(db, now),
     grades: new GradesRepo(db, now),
+    logins: new LoginsRepo(db, now),
+    notes: new NotesRepo(db, now),
     close: () => db.close(),
   };
 }

@@ -57,7 +57,9 @@ export type ControlMessage =
   | { type: 'resize'; cols: number; rows: number }
   | { type: 'state'; state: string }
   | { type: 'error'; code: ControlErrorCode; message: string }
-  | { type: 'exit'; reason: string; code?: number };
+  | { type: 'exit'; reason: string; code?: number }
+  /** The session's time changed (an interviewer extended it): the new end, ISO 8601. */
+  | { type: 'session'; expiresAt: string };
 
 export type ServerFrame = { type: 'output'; data: Buffer } | { type: 'control'; message: ControlMessage };
 

@@ -1,0 +1,124 @@
+/**
+ * Browser sign-in: trade a staff token for the `opslab_session` cookie (see ../web-auth.ts),
+ * sign out, and ask who is signed in. Candidates never sign in: their invite stays a
+ * Bearer token their page keeps in memory.
+ */
+import { Router } from 'express';
+import { z } from 'zod';
+import { hashToken } from '../../auth/tokens.js';
+import { AppError } from '../../errors.js';
+import { systemClock, type Clock } from '../../store/clock.js';
+import { principalOf, type HttpDeps } from '../app.js';
+import { parseBody } from '../validate.js';
+import { authViaOf, fromOwnPage, LOGIN_TTL_MS, loginExpiresAtOf, newLoginId, readCookie, SESSION_COOKIE, type WebAuth } from '../web-auth.js';
+
+/**
+ * Failed sign-ins per client address in a sliding window; past the limit, sign-in
+ * answers `429 RATE_LIMITED` (with Retry-After) until the oldest failure leaves the window.
+ */
+export class FailureLimiter {
+  private readonly failures = new Map<string, number[]>();
+
+  constructor(
+    readonly max = 10,
+    readonly windowMs = 5 * 60_000,
+    private readonly now: Clock = systemClock,
+  ) {}
+
+  /** Milliseconds until `key` may try again, or 0 if it may now. */
+  retryAfterMs(key: string): number {
+    const recent = this.recent(key);
+    if (recent.length < this.max) return 0;
+    return Math.max(1, (recent[0] ?? 0) + this.windowMs - this.now().getTime());
+  }
+
+  fail(key: string): void {
+    const recent = this.recent(key);
+    recent.push(this.now().getTime());
+    this.failures.set(key, recent);
+    if (this.failures.size > 10_000) this.sweep();
+  }
+
+  succeed(key: string): void {
+    this.failures.delete(key);
+  }
+
+  private recent(key: string): number[] {
+    const since = this.now().getTime() - this.windowMs;
+    return (this.failures.get(key) ?? []).filter((t) => t > since);
+  }
+
+  private sweep(): void {
+    for (const key of [...this.failures.keys()]) {
+      const recent = this.recent(key);
+      if (recent.length === 0) this.failures.delete(key);
+      else this.failures.set(key, recent);
+    }
+  }
+}
+
+const loginBody = z.object({ token: z.string().min(1).max(512) }).strict();
+
+export function authRoutes(deps: HttpDeps, web: WebAuth, limiter = new FailureLimiter()): Router {
+  const r = Router();
+
+  r.post('/auth/login', (req, res) => {
+    // Login CSRF: a page elsewhere must not sign the browser in as someone else.
+    if (req.headers.origin !== undefined && !fromOwnPage(req, web.origins())) {
+      throw new AppError('FORBIDDEN', 'cross-site sign-in refused');
+    }
+    const client = req.socket.remoteAddress ?? 'unknown';
+    const wait = limiter.retryAfterMs(client);
+    if (wait > 0) {
+      res.setHeader('retry-after', String(Math.ceil(wait / 1000)));
+      throw new AppError('RATE_LIMITED', 'too many failed sign-ins; wait a few minutes and try again');
+    }
+    const body = parseBody(loginBody, req.body);
+    const p = deps.auth.authenticate(body.token);
+    if (!p) {
+      limiter.fail(client);
+      throw new AppError('UNAUTHENTICATED', 'that token is not valid');
+    }
+    if (p.kind !== 'staff') {
+      limiter.fail(client);
+      throw new AppError('FORBIDDEN', 'this is a candidate invite: candidates open their invite link and do not sign in');
+    }
+    limiter.succeed(client);
+    const logins = deps.store.logins;
+    // Signing in again replaces this browser's earlier sign-in.
+    const previous = readCookie(req.headers.cookie, SESSION_COOKIE);
+    if (previous) logins.delete(hashToken(previous));
+    logins.purge();
+    const id = newLoginId();
+    const login = logins.create({
+      hash: hashToken(id),
+      userId: p.userId,
+      tokenHash: hashToken(body.token),
+      ttlMs: LOGIN_TTL_MS,
+    });
+    web.setCookie(res, id);
+    res.setHeader('cache-control', 'no-store');
+    res.json({ user: { id: p.userId, name: p.name, role: p.role }, expiresAt: login.expiresAt.toISOString() });
+  });
+
+  r.post('/auth/logout', (req, res) => {
+    const cookie = readCookie(req.headers.cookie, SESSION_COOKIE);
+    if (cookie) deps.store.logins.delete(hashToken(cookie));
+    web.setCookie(res, null);
+    res.status(204).end();
+  });
+
+  r.get('/auth/me', (req, res) => {
+    const p = principalOf(req);
+    if (!p) throw new AppError('UNAUTHENTICATED', 'not signed in');
+    if (p.kind !== 'staff') throw new AppError('FORBIDDEN', 'staff only');
+    res.setHeader('cache-control', 'no-store');
+    res.json({
+      user: { id: p.userId, name: p.name, role: p.role },
+      via: authViaOf(req),
+      expiresAt: loginExpiresAtOf(req)?.toISOString() ?? null,
+    });
+  });
+
+  return r;
+}
