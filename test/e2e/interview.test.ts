@@ -128,6 +128,11 @@ describe('an interview in the browser', () => {
     await candidate.keyboard.type('echo hello > greeting.txt && git add greeting.txt && git commit -qm "Say hello" && echo DONE-$((6*7))\n');
     await waitForTerminal(candidate, 'DONE-42');
     await screenshot(candidate, '05-candidate-terminal');
+    // Keyboard users are not trapped: Shift+Tab leaves the terminal for the controls.
+    await candidate.keyboard.press('Shift+Tab');
+    expect(await candidate.evaluate(() => !document.querySelector('[data-testid=terminal]')?.contains(document.activeElement))).toBe(true);
+    expect(await candidate.evaluate(() => document.activeElement?.tagName)).toMatch(/BUTTON|A|INPUT|TEXTAREA|SELECT/);
+    await candidate.getByTestId('terminal').click();
   });
 
   step("the interviewer's observe page shows the same terminal live, and typing there changes nothing", async () => {

@@ -52,6 +52,17 @@ export interface TerminalView {
   dispose(): void;
 }
 
+/** Focuses the next (or previous) focusable element outside `container`, in document order. */
+function moveFocusOut(container: HTMLElement, direction: 1 | -1): void {
+  const focusable = [
+    ...document.querySelectorAll<HTMLElement>('a[href], button:not([disabled]), input:not([disabled]), select, textarea, [tabindex]:not([tabindex="-1"])'),
+  ].filter((el) => !container.contains(el) && el.offsetParent !== null);
+  const after = focusable.filter((el) => container.compareDocumentPosition(el) & Node.DOCUMENT_POSITION_FOLLOWING);
+  const before = focusable.filter((el) => container.compareDocumentPosition(el) & Node.DOCUMENT_POSITION_PRECEDING);
+  const target = direction === 1 ? (after[0] ?? before[0]) : (before[before.length - 1] ?? after[after.length - 1]);
+  target?.focus();
+}
+
 export function createTerminalView(container: HTMLElement, options: { readOnly: boolean; label: string }): TerminalView {
   const term = new Terminal({
     fontFamily: '"DejaVu Sans Mono", "Cascadia Mono", "SF Mono", Menlo, Consolas, "Liberation Mono", monospace',
@@ -74,8 +85,15 @@ export function createTerminalView(container: HTMLElement, options: { readOnly: 
     }),
   );
 
+  // Tab belongs to the shell (completion); Shift+Tab leaves the terminal, back to the
+  // controls before it, so keyboard users are never trapped (bash leaves backtab unbound).
   term.attachCustomKeyEventHandler((event) => {
     if (event.type !== 'keydown') return true;
+    if (event.key === 'Tab' && event.shiftKey && !event.ctrlKey && !event.altKey && !event.metaKey) {
+      event.preventDefault();
+      moveFocusOut(container, -1);
+      return false;
+    }
     const key = event.key.toLowerCase();
     const copyShortcut = event.ctrlKey && event.shiftKey && key === 'c';
     const copySelection = event.ctrlKey && !event.shiftKey && key === 'c' && term.hasSelection();

@@ -163,7 +163,7 @@ export async function candidatePage({ root, params }: PageContext): Promise<(() 
             'div',
             { class: 'terminal-caption' },
             badge.el,
-            h('span', { class: 'terminal-hint' }, 'Copy: Ctrl+Shift+C (or Ctrl+C on a selection) · Paste: Ctrl+Shift+V'),
+            h('span', { class: 'terminal-hint' }, 'Copy: Ctrl+Shift+C (or Ctrl+C on a selection) · Paste: Ctrl+Shift+V · Leave: Shift+Tab'),
           ),
           frame,
         ),
