@@ -48,33 +48,11 @@ export interface InvalidLab {
   problems: string[];
 }
 
-export type CheckStatus = 'passed' | 'failed' | 'error';
-export type GradeTrigger = 'candidate' | 'staff' | 'end' | 'expiry' | 'test';
-
-export interface ReportCheck {
-  id: string;
-  title: string;
-  status: CheckStatus;
-  points: number;
-  earned: number;
-  message: string;
-  hint?: string;
-  evidence?: string;
-  code?: string;
-  hidden: boolean;
-  durationMs: number;
-}
-
-export interface Report {
-  sessionId: string;
-  lab: string;
-  score: number;
-  maxScore: number;
-  gradedAt: string;
-  durationMs: number;
-  skipped: string[];
-  checks: ReportCheck[];
-}
+// The report shapes are the server's own (type-only: nothing of the server is bundled).
+export type { CheckStatus, Report, ReportCheck } from '../../../server/checker/report';
+import type { Report } from '../../../server/checker/report';
+export type { GradeTrigger } from '../../../server/store/grades-repo';
+import type { GradeTrigger } from '../../../server/store/grades-repo';
 
 export interface StoredReport extends Report {
   trigger: GradeTrigger;
