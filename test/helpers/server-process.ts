@@ -29,6 +29,34 @@ export interface ApiResponse<T = unknown> {
   headers: Headers;
 }
 
+/** One HTTP request as API clients make it: JSON in, JSON (or text) out, nothing thrown for a status. */
+export async function requestJson<T = Record<string, unknown>>(
+  url: string,
+  method: string,
+  options: { body?: unknown; rawBody?: string; token?: string; cookie?: string; headers?: Record<string, string> } = {},
+): Promise<ApiResponse<T>> {
+  const headers: Record<string, string> = { ...options.headers };
+  if (options.token) headers.authorization = `Bearer ${options.token}`;
+  if (options.cookie) headers.cookie = options.cookie;
+  let body: string | undefined;
+  if (options.rawBody !== undefined) {
+    body = options.rawBody;
+    headers['content-type'] ??= 'application/json';
+  } else if (options.body !== undefined) {
+    body = JSON.stringify(options.body);
+    headers['content-type'] = 'application/json';
+  }
+  const r = await fetch(url, { method, headers, body });
+  const text = await r.text();
+  let parsed: unknown = text;
+  try {
+    parsed = JSON.parse(text);
+  } catch {
+    // not JSON (recordings, tarballs, empty answers)
+  }
+  return { status: r.status, body: parsed as T, headers: r.headers };
+}
+
 export class ServerProcess {
   child: ChildProcess | null = null;
   readonly log: string[] = [];
@@ -92,31 +120,13 @@ export class ServerProcess {
     }
   }
 
-  async api<T = Record<string, unknown>>(
+  api<T = Record<string, unknown>>(
     method: string,
     urlPath: string,
     options: { body?: unknown; rawBody?: string; token?: string | null; headers?: Record<string, string> } = {},
   ): Promise<ApiResponse<T>> {
     const token = options.token === undefined ? this.adminToken : options.token;
-    const headers: Record<string, string> = { ...options.headers };
-    if (token) headers.authorization = `Bearer ${token}`;
-    let body: string | undefined;
-    if (options.rawBody !== undefined) {
-      body = options.rawBody;
-      headers['content-type'] ??= 'application/json';
-    } else if (options.body !== undefined) {
-      body = JSON.stringify(options.body);
-      headers['content-type'] = 'application/json';
-    }
-    const r = await fetch(`${this.url}${urlPath}`, { method, headers, body });
-    const text = await r.text();
-    let parsed: unknown = text;
-    try {
-      parsed = JSON.parse(text);
-    } catch {
-      // not JSON (recordings, tarballs)
-    }
-    return { status: r.status, body: parsed as T, headers: r.headers };
+    return requestJson<T>(`${this.url}${urlPath}`, method, { ...options, token: token ?? undefined });
   }
 
   /** Stops the process with `signal` and waits for it to be gone. */

@@ -14,6 +14,7 @@ import { pipeline } from 'node:stream/promises';
 import { createGzip } from 'node:zlib';
 import { pino } from 'pino';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { requestJson } from '../../helpers/server-process.js';
 import { Authenticator } from '../../../server/auth/principal.js';
 import type { TerminalTickets } from '../../../server/auth/tickets.js';
 import { loadConfig, type Config } from '../../../server/config.js';
@@ -105,24 +106,8 @@ async function harness(o: { publicUrl?: string; maxDurationMinutes?: number } = 
     store,
     clock,
     service,
-    async call<T>(method: string, p: string, c: { body?: unknown; raw?: string; token?: string; cookie?: string; headers?: Record<string, string> } = {}) {
-      const headers: Record<string, string> = { ...c.headers };
-      if (c.token) headers.authorization = `Bearer ${c.token}`;
-      if (c.cookie) headers.cookie = c.cookie;
-      let body: string | undefined;
-      if (c.raw !== undefined || c.body !== undefined) {
-        body = c.raw ?? JSON.stringify(c.body);
-        headers['content-type'] = 'application/json';
-      }
-      const r = await fetch(`${url}${p}`, { method, headers, body });
-      const text = await r.text();
-      let parsed: unknown = text;
-      try {
-        parsed = JSON.parse(text);
-      } catch {
-        // empty or not JSON
-      }
-      return { status: r.status, body: parsed as T, headers: r.headers };
+    call<T>(method: string, p: string, c: { body?: unknown; raw?: string; token?: string; cookie?: string; headers?: Record<string, string> } = {}) {
+      return requestJson<T>(`${url}${p}`, method, { ...c, rawBody: c.raw });
     },
     async close() {
       server.closeAllConnections();
