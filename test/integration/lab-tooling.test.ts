@@ -29,7 +29,7 @@ describe('opslab lab test', () => {
     expect(r.out).toMatch(/ok +case no-commit +1\/2/);
     expect(r.out, r.out).toMatch(/lab\(s\) passed, 0 failed/);
     expect(r.code, r.out).toBe(0);
-  });
+  }, 900_000); // every attempt of every lab in a fresh sandbox; the MLflow lab alone takes minutes
 });
 
 describe('a lab author starting a new lab, and making mistakes', () => {
