@@ -3,7 +3,8 @@
  * sandbox built exactly as a candidate's would be (starter committed, setup steps run):
  *   - the untouched starter: every check fails, unless it says `atStart: pass|any`;
  *   - the reference solution (solution/ files laid over, then solution/solve.sh): full marks;
- *   - each attempt in cases/: exactly the score its case.yaml declares.
+ *   - each attempt in cases/: exactly the score its case.yaml declares (laid over the
+ *     starter, or over the reference solution when the case says `from: solution`).
  */
 import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
@@ -31,11 +32,15 @@ export interface AttemptResult {
   ref?: SandboxRef;
 }
 
+interface Layer {
+  files: string;
+  script: string | null;
+}
+
 interface Attempt {
   name: string;
-  /** Files laid over the starter (a folder), and a script run as the candidate. */
-  files?: string;
-  script?: string | null;
+  /** Applied in order over the starter: files laid over (a folder), then a script run as the candidate. */
+  layers: Layer[];
   judge(report: Report): { ok: boolean; expected: string; mismatches: string[] };
 }
 
@@ -45,6 +50,7 @@ const TOOLING = new Set(['solve.sh', 'case.yaml']);
 function attemptsFor(lab: Lab): Attempt[] {
   const atStart: Attempt = {
     name: 'starter',
+    layers: [],
     judge: (report) => {
       const mismatches = report.checks
         .filter((c) => {
@@ -70,15 +76,14 @@ function attemptsFor(lab: Lab): Attempt[] {
       };
     };
   const maxScore = lab.checks.reduce((n, c) => n + c.points, 0);
+  const solution: Layer = { files: lab.solutionDir, script: lab.solveScript };
   return [
     atStart,
-    { name: 'solution', files: lab.solutionDir, script: lab.solveScript, judge: exactScore(maxScore) },
-    ...lab.cases.map((c) => ({
-      name: `case ${c.name}`,
-      files: c.dir,
-      script: fs.existsSync(path.join(c.dir, 'solve.sh')) ? path.join(c.dir, 'solve.sh') : null,
-      judge: exactScore(c.score),
-    })),
+    { name: 'solution', layers: [solution], judge: exactScore(maxScore) },
+    ...lab.cases.map((c) => {
+      const own: Layer = { files: c.dir, script: fs.existsSync(path.join(c.dir, 'solve.sh')) ? path.join(c.dir, 'solve.sh') : null };
+      return { name: `case ${c.name}`, layers: c.from === 'solution' ? [solution, own] : [own], judge: exactScore(c.score) };
+    }),
   ];
 }
 
@@ -91,6 +96,21 @@ async function overlayOf(dir: string): Promise<string> {
     filter: (from) => !(path.dirname(from) === dir && TOOLING.has(path.basename(from))),
   });
   return tmp;
+}
+
+/** Lays a folder over the workspace, then runs its script as the candidate would. */
+async function applyLayer(driver: SandboxDriver, ref: SandboxRef, layer: Layer, labDir: string): Promise<void> {
+  const overlay = await overlayOf(layer.files);
+  try {
+    await driver.copyIn(ref, overlay);
+  } finally {
+    await fs.promises.rm(overlay, { recursive: true, force: true });
+  }
+  if (!layer.script) return;
+  const r = await driver.exec(ref, ['bash', '-s'], { stdin: await fs.promises.readFile(layer.script), timeoutMs: 600_000 });
+  if (r.exitCode !== 0) {
+    throw new Error(`${path.relative(labDir, layer.script)} exited with ${r.exitCode}:\n${(r.stdout + r.stderr).slice(-2000)}`);
+  }
 }
 
 export async function testLab(
@@ -125,23 +145,7 @@ export async function testLab(
         await repo.dispose();
       }
       await runSetupSteps(options.driver, ref, lab.setup, { logger: log });
-      if (attempt.files) {
-        const overlay = await overlayOf(attempt.files);
-        try {
-          await options.driver.copyIn(ref, overlay);
-        } finally {
-          await fs.promises.rm(overlay, { recursive: true, force: true });
-        }
-      }
-      if (attempt.script) {
-        const r = await options.driver.exec(ref, ['bash', '-s'], {
-          stdin: await fs.promises.readFile(attempt.script),
-          timeoutMs: 600_000,
-        });
-        if (r.exitCode !== 0) {
-          throw new Error(`${path.relative(lab.dir, attempt.script)} exited with ${r.exitCode}:\n${(r.stdout + r.stderr).slice(-2000)}`);
-        }
-      }
+      for (const layer of attempt.layers) await applyLayer(options.driver, ref, layer, lab.dir);
       const report = await gradeSandbox({
         sessionId,
         labId: lab.id,

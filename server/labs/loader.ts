@@ -16,6 +16,8 @@ export interface LabCase {
   description: string;
   /** The score this attempt must get from the checker. */
   score: number;
+  /** Whether the attempt is laid over the starter or over the reference solution. */
+  from: 'starter' | 'solution';
 }
 
 export interface Lab extends Omit<LabFile, 'checks'> {

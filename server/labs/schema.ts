@@ -70,5 +70,10 @@ export const caseSchema = z
   .object({
     description: z.string().min(1).max(500),
     score: z.number().int().min(0),
+    /**
+     * What the attempt starts from: the untouched starter, or the reference solution
+     * (laid over and committed first), so "the solution with one mistake" is a small diff.
+     */
+    from: z.enum(['starter', 'solution']).default('starter'),
   })
   .strict();
