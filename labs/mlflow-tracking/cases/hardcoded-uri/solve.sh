@@ -1,7 +1,6 @@
 #!/usr/bin/env bash
-# The reference solution: train.py (laid over the starter) run twice, then committed.
+# The reference solution with one mistake: train.py sets the tracking URI itself.
 set -euo pipefail
-python train.py
-python train.py --n-estimators 50 --max-depth 5
-git add train.py
-git commit -q -m "Track training runs in MLflow and register the model"
+sed -i 's|^    mlflow.set_experiment(EXPERIMENT)$|    mlflow.set_tracking_uri("http://127.0.0.1:5000")\n&|' train.py
+grep -q 'set_tracking_uri("http://127.0.0.1:5000")' train.py
+git commit -q -am "Point train.py at the tracking server"
