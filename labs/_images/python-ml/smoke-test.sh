@@ -22,6 +22,10 @@ mlflow --version >/dev/null
 dvc --version >/dev/null
 pytest --version >/dev/null
 uvicorn --version >/dev/null
+ruff --version >/dev/null
+hadolint --version >/dev/null
+check-jsonschema --version >/dev/null
+promtool --version >/dev/null
 python -m pip check
 # The venv is root's: the candidate cannot change the tools that setup steps run.
 if touch /opt/venv/bin/mlflow 2>/dev/null; then
