@@ -12,6 +12,7 @@ import type { SessionService } from '../sessions/service.js';
 import type { Store } from '../store/store.js';
 import type { TerminalTickets } from '../auth/tickets.js';
 import { errorHandler, notFound } from './errors.js';
+import { auditRoutes } from './routes/audit.js';
 import { authRoutes } from './routes/auth.js';
 import { healthRoutes } from './routes/health.js';
 import { historyRoutes } from './routes/history.js';
@@ -60,6 +61,7 @@ export function createApp(deps: HttpDeps): express.Express {
   app.use('/api', sessionRoutes(deps));
   app.use('/api', sessionExtraRoutes(deps));
   app.use('/api', historyRoutes(deps));
+  app.use('/api', auditRoutes(deps));
   app.use(webApp());
   app.use(notFound);
   app.use(errorHandler(deps.logger));

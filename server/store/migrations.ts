@@ -119,6 +119,28 @@ export const MIGRATIONS: readonly Migration[] = [
       ) STRICT;
     `,
   },
+  {
+    version: 4,
+    name: 'audit log',
+    sql: `
+      -- What staff did, append-only: who, what, to which session, from where. Rows are
+      -- never updated or deleted by opslab; session_id is kept as text (no foreign key)
+      -- so the trail outlives whatever it points at.
+      CREATE TABLE audit_log (
+        id         INTEGER PRIMARY KEY AUTOINCREMENT,
+        at         INTEGER NOT NULL,
+        actor_id   TEXT NOT NULL,
+        actor_name TEXT NOT NULL,
+        actor_role TEXT NOT NULL,
+        action     TEXT NOT NULL,
+        session_id TEXT,
+        client     TEXT,
+        detail     TEXT NOT NULL CHECK (json_valid(detail))
+      ) STRICT;
+      CREATE INDEX audit_by_session ON audit_log(session_id, id);
+      CREATE INDEX audit_by_actor ON audit_log(actor_id, id);
+    `,
+  },
 ];
 
 export interface MigrationResult {

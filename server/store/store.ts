@@ -1,3 +1,4 @@
+import { AuditRepo } from './audit-repo.js';
 import { systemClock, type Clock } from './clock.js';
 import { openDatabase, type Db } from './db.js';
 import { EventsRepo } from './events-repo.js';
@@ -20,6 +21,7 @@ export interface Store {
   readonly grades: GradesRepo;
   readonly logins: LoginsRepo;
   readonly notes: NotesRepo;
+  readonly audit: AuditRepo;
   close(): void;
 }
 
@@ -34,6 +36,7 @@ export function createStore(db: Db, now: Clock = systemClock): Store {
     grades: new GradesRepo(db, now),
     logins: new LoginsRepo(db, now),
     notes: new NotesRepo(db, now),
+    audit: new AuditRepo(db, now),
     close: () => db.close(),
   };
 }

@@ -8,6 +8,7 @@ import { z } from 'zod';
 import { hashToken } from '../../auth/tokens.js';
 import { AppError } from '../../errors.js';
 import { systemClock, type Clock } from '../../store/clock.js';
+import { audit } from '../audit.js';
 import { principalOf, type HttpDeps } from '../app.js';
 import { parseBody } from '../validate.js';
 import { authViaOf, fromOwnPage, LOGIN_TTL_MS, loginExpiresAtOf, newLoginId, readCookie, SESSION_COOKIE, type WebAuth } from '../web-auth.js';
@@ -97,6 +98,7 @@ export function authRoutes(deps: HttpDeps, web: WebAuth, limiter = new FailureLi
       ttlMs: LOGIN_TTL_MS,
     });
     web.setCookie(res, id);
+    audit(deps.store, req, p, 'auth.signed_in', null);
     res.setHeader('cache-control', 'no-store');
     res.json({ user: { id: p.userId, name: p.name, role: p.role }, expiresAt: login.expiresAt.toISOString() });
   });

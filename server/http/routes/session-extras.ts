@@ -5,6 +5,7 @@
 import { Router } from 'express';
 import { z } from 'zod';
 import { requireSessionAccess, requireStaff } from '../../auth/principal.js';
+import { audit } from '../audit.js';
 import { principalOf, type HttpDeps } from '../app.js';
 import { parseBody, sessionIdParam } from '../validate.js';
 import { sessionView } from './sessions.js';
@@ -19,6 +20,7 @@ export function sessionExtraRoutes(deps: HttpDeps): Router {
     const staff = requireStaff(principalOf(req));
     const body = parseBody(extendBody, req.body);
     const { session, addedMinutes } = deps.sessions.extend(id, body.minutes, `staff:${staff.name}`);
+    audit(deps.store, req, staff, 'session.extended', id, { addedMinutes });
     res.json({ ...sessionView(session, true), addedMinutes });
   });
 

@@ -6,6 +6,7 @@ import { requireSessionAccess, requireStaff } from '../../auth/principal.js';
 import { AppError } from '../../errors.js';
 import { candidateView, type Report } from '../../checker/report.js';
 import { SESSION_STATES, type Session } from '../../store/sessions-repo.js';
+import { audit } from '../audit.js';
 import { principalOf, type HttpDeps } from '../app.js';
 import { parseBody, sessionIdParam } from '../validate.js';
 
@@ -75,6 +76,7 @@ export function sessionRoutes(deps: HttpDeps): Router {
       durationMinutes: body.durationMinutes,
       createdBy: staff.userId,
     });
+    audit(deps.store, req, staff, 'session.created', session.id, { lab: session.labId, candidate: session.candidateName });
     const base = deps.config.server.publicUrl.replace(/\/$/, '');
     res.status(201).json({
       ...sessionView(session, true),
@@ -109,6 +111,7 @@ export function sessionRoutes(deps: HttpDeps): Router {
       throw new AppError('WRONG_STATE', `the session is ${session.state}`);
     }
     const ticket = deps.tickets.issue(id, p, { write: body.write ?? false });
+    audit(deps.store, req, p, ticket.write ? 'session.keyboard_taken' : 'session.observed', id);
     res.json({ ticket: ticket.ticket, role: ticket.role, write: ticket.write, expiresAt: ticket.expiresAt.toISOString() });
   });
 
@@ -116,6 +119,7 @@ export function sessionRoutes(deps: HttpDeps): Router {
     const id = sessionIdParam(req.params.id);
     const p = requireSessionAccess(principalOf(req), id);
     const session = await deps.sessions.end(id, p.kind === 'staff' ? `staff:${p.name}` : 'candidate');
+    audit(deps.store, req, p, 'session.ended', id);
     res.json(sessionView(session, p.kind === 'staff'));
   });
 
@@ -123,13 +127,15 @@ export function sessionRoutes(deps: HttpDeps): Router {
     const id = sessionIdParam(req.params.id);
     const p = requireSessionAccess(principalOf(req), id);
     const report = await deps.sessions.grade(id, p.kind === 'staff' ? 'staff' : 'candidate');
+    audit(deps.store, req, p, 'session.graded', id, { score: report.score, maxScore: report.maxScore });
     res.json(p.kind === 'staff' ? report : candidateView(report));
   });
 
   r.get('/sessions/:id/report', (req, res) => {
     const id = sessionIdParam(req.params.id);
-    requireStaff(principalOf(req));
+    const staff = requireStaff(principalOf(req));
     deps.sessions.require(id);
+    audit(deps.store, req, staff, 'session.report_viewed', id);
     if (req.query.all === '1') {
       res.json({
         reports: deps.sessions.reports(id).map((g) => ({ ...(g.report as Report), trigger: g.trigger })),
@@ -143,8 +149,9 @@ export function sessionRoutes(deps: HttpDeps): Router {
 
   r.get('/sessions/:id/workspace', async (req, res) => {
     const id = sessionIdParam(req.params.id);
-    requireStaff(principalOf(req));
+    const staff = requireStaff(principalOf(req));
     deps.sessions.require(id);
+    audit(deps.store, req, staff, 'session.workspace_downloaded', id);
     await sendFile(res, deps.sessions.workspaceArchivePath(id), {
       type: 'application/gzip',
       name: `${id}-workspace.tar.gz`,
@@ -154,8 +161,9 @@ export function sessionRoutes(deps: HttpDeps): Router {
 
   r.get('/sessions/:id/recording', async (req, res) => {
     const id = sessionIdParam(req.params.id);
-    requireStaff(principalOf(req));
+    const staff = requireStaff(principalOf(req));
     deps.sessions.require(id);
+    audit(deps.store, req, staff, 'session.recording_downloaded', id);
     await sendFile(res, deps.sessions.recordingPath(id), {
       type: 'application/x-asciicast',
       name: `${id}.cast`,
