@@ -94,6 +94,10 @@ const RawConfigSchema = z
         reaperIntervalSeconds: intIn(1, DAY_SECONDS).default(30),
         ticketTtlSeconds: intIn(1, 3_600).default(30),
         expiryCheckSeconds: intIn(1, 3_600).default(5),
+        // Sandboxes running at once; past it, POST /api/sessions answers 503 NO_CAPACITY.
+        maxLive: intIn(1, 10_000).default(50),
+        // Sessions one staff user may create per minute; past it, 429 RATE_LIMITED.
+        createPerMinute: intIn(1, 10_000).default(20),
       })
       .prefault({}),
     sandbox: z
@@ -185,6 +189,8 @@ export const ENV_VARS: readonly EnvVar[] = [
   { name: 'OPSLAB_REAPER_INTERVAL_SECONDS', path: 'sessions.reaperIntervalSeconds', kind: 'int' },
   { name: 'OPSLAB_TICKET_TTL_SECONDS', path: 'sessions.ticketTtlSeconds', kind: 'int' },
   { name: 'OPSLAB_EXPIRY_CHECK_SECONDS', path: 'sessions.expiryCheckSeconds', kind: 'int' },
+  { name: 'OPSLAB_SESSION_MAX_LIVE', path: 'sessions.maxLive', kind: 'int' },
+  { name: 'OPSLAB_SESSION_CREATE_PER_MINUTE', path: 'sessions.createPerMinute', kind: 'int' },
   { name: 'OPSLAB_SANDBOX_CPUS', path: 'sandbox.cpus', kind: 'number' },
   { name: 'OPSLAB_SANDBOX_MEMORY_MB', path: 'sandbox.memoryMb', kind: 'int' },
   { name: 'OPSLAB_SANDBOX_PIDS', path: 'sandbox.pids', kind: 'int' },

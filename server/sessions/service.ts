@@ -114,6 +114,13 @@ export class SessionService {
         `the ${this.deps.driver.kind} driver does not isolate candidates; set OPSLAB_ALLOW_UNISOLATED=true to use it anyway`,
       );
     }
+    const live = this.deps.store.sessions.countLive();
+    if (live >= this.deps.config.sessions.maxLive) {
+      throw new AppError(
+        'NO_CAPACITY',
+        `${live} sessions are running, the most this server runs at once (sessions.maxLive); end one or try again later`,
+      );
+    }
     const durationMinutes = input.durationMinutes ?? lab.durationMinutes ?? this.deps.config.sessions.defaultDurationMinutes;
     const candidateToken = generateToken('candidate');
     const createdAt = this.now();

@@ -134,6 +134,14 @@ export class SessionsRepo {
     return rows.map(toSession);
   }
 
+  /** How many sessions are starting or ready (each holds a sandbox). */
+  countLive(): number {
+    const row = this.db
+      .prepare(`SELECT COUNT(*) AS n FROM sessions WHERE state IN (${LIVE_STATES.map(() => '?').join(', ')})`)
+      .get(...LIVE_STATES) as { n: number };
+    return row.n;
+  }
+
   /** Sessions that are starting or ready: what the reaper keeps and the server re-adopts. */
   listLive(): Session[] {
     return this.list({ state: LIVE_STATES });

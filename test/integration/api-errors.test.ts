@@ -154,3 +154,46 @@ describe('the local driver', () => {
     }
   });
 });
+
+describe('limits on creating sessions', () => {
+  let server: ServerProcess;
+  const created: string[] = [];
+
+  beforeAll(async () => {
+    server = await ServerProcess.start({ OPSLAB_SESSION_MAX_LIVE: '1', OPSLAB_SESSION_CREATE_PER_MINUTE: '3' });
+  });
+
+  afterAll(async () => {
+    for (const id of created) await server.api('POST', `/api/sessions/${id}/end`).catch(() => undefined);
+    await server?.stop();
+  });
+
+  const create = () => server.api<CreatedSession & ErrorBody>('POST', '/api/sessions', { body: { lab: 'hello', candidate: { name: 'Ada' } } });
+
+  it('answers 503 NO_CAPACITY past the most live sessions, and takes new ones once one ends', async () => {
+    const first = await create();
+    expect(first.status).toBe(201);
+    created.push(first.body.id);
+    const second = await create();
+    expect(second.status).toBe(503);
+    expect(second.body.error.code).toBe('NO_CAPACITY');
+    expect(second.body.error.message).toMatch(/1 sessions are running/);
+    expect((await server.api('POST', `/api/sessions/${first.body.id}/end`)).status).toBe(200);
+    const third = await create();
+    expect(third.status, JSON.stringify(third.body)).toBe(201);
+    created.push(third.body.id);
+  });
+
+  it('answers 429 RATE_LIMITED with Retry-After past the creations a user may make in a minute', async () => {
+    // Three requests so far this minute (one refused for capacity also counts).
+    const fourth = await create();
+    expect(fourth.status).toBe(429);
+    expect(fourth.body.error.code).toBe('RATE_LIMITED');
+    expect(fourth.body.error.message).toMatch(/at most 3 new sessions a minute/);
+    const retry = Number(fourth.headers.get('retry-after'));
+    expect(retry).toBeGreaterThan(0);
+    expect(retry).toBeLessThanOrEqual(60);
+    // The limit is per user and only on creating: reading still works.
+    expect((await server.api('GET', '/api/sessions')).status).toBe(200);
+  });
+});

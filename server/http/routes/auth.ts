@@ -7,60 +7,15 @@ import { Router } from 'express';
 import { z } from 'zod';
 import { hashToken } from '../../auth/tokens.js';
 import { AppError } from '../../errors.js';
-import { systemClock, type Clock } from '../../store/clock.js';
 import { audit } from '../audit.js';
 import { principalOf, type HttpDeps } from '../app.js';
+import { SlidingWindowLimiter } from '../rate-limit.js';
 import { parseBody } from '../validate.js';
 import { authViaOf, fromOwnPage, LOGIN_TTL_MS, loginExpiresAtOf, newLoginId, readCookie, SESSION_COOKIE, type WebAuth } from '../web-auth.js';
 
-/**
- * Failed sign-ins per client address in a sliding window; past the limit, sign-in
- * answers `429 RATE_LIMITED` (with Retry-After) until the oldest failure leaves the window.
- */
-export class FailureLimiter {
-  private readonly failures = new Map<string, number[]>();
-
-  constructor(
-    readonly max = 10,
-    readonly windowMs = 5 * 60_000,
-    private readonly now: Clock = systemClock,
-  ) {}
-
-  /** Milliseconds until `key` may try again, or 0 if it may now. */
-  retryAfterMs(key: string): number {
-    const recent = this.recent(key);
-    if (recent.length < this.max) return 0;
-    return Math.max(1, (recent[0] ?? 0) + this.windowMs - this.now().getTime());
-  }
-
-  fail(key: string): void {
-    const recent = this.recent(key);
-    recent.push(this.now().getTime());
-    this.failures.set(key, recent);
-    if (this.failures.size > 10_000) this.sweep();
-  }
-
-  succeed(key: string): void {
-    this.failures.delete(key);
-  }
-
-  private recent(key: string): number[] {
-    const since = this.now().getTime() - this.windowMs;
-    return (this.failures.get(key) ?? []).filter((t) => t > since);
-  }
-
-  private sweep(): void {
-    for (const key of [...this.failures.keys()]) {
-      const recent = this.recent(key);
-      if (recent.length === 0) this.failures.delete(key);
-      else this.failures.set(key, recent);
-    }
-  }
-}
-
 const loginBody = z.object({ token: z.string().min(1).max(512) }).strict();
 
-export function authRoutes(deps: HttpDeps, web: WebAuth, limiter = new FailureLimiter()): Router {
+export function authRoutes(deps: HttpDeps, web: WebAuth, limiter = new SlidingWindowLimiter(10, 5 * 60_000)): Router {
   const r = Router();
 
   r.post('/auth/login', (req, res) => {
@@ -68,6 +23,7 @@ export function authRoutes(deps: HttpDeps, web: WebAuth, limiter = new FailureLi
     if (req.headers.origin !== undefined && !fromOwnPage(req, web.origins())) {
       throw new AppError('FORBIDDEN', 'cross-site sign-in refused');
     }
+    // Failed sign-ins per client address: past 10 in 5 minutes, 429 until the oldest ages out.
     const client = req.socket.remoteAddress ?? 'unknown';
     const wait = limiter.retryAfterMs(client);
     if (wait > 0) {
@@ -77,14 +33,14 @@ export function authRoutes(deps: HttpDeps, web: WebAuth, limiter = new FailureLi
     const body = parseBody(loginBody, req.body);
     const p = deps.auth.authenticate(body.token);
     if (!p) {
-      limiter.fail(client);
+      limiter.record(client);
       throw new AppError('UNAUTHENTICATED', 'that token is not valid');
     }
     if (p.kind !== 'staff') {
-      limiter.fail(client);
+      limiter.record(client);
       throw new AppError('FORBIDDEN', 'this is a candidate invite: candidates open their invite link and do not sign in');
     }
-    limiter.succeed(client);
+    limiter.clear(client);
     const logins = deps.store.logins;
     // Signing in again replaces this browser's earlier sign-in.
     const previous = readCookie(req.headers.cookie, SESSION_COOKIE);

@@ -8,6 +8,7 @@ import { candidateView, type Report } from '../../checker/report.js';
 import { SESSION_STATES, type Session } from '../../store/sessions-repo.js';
 import { audit } from '../audit.js';
 import { principalOf, type HttpDeps } from '../app.js';
+import { SlidingWindowLimiter } from '../rate-limit.js';
 import { parseBody, sessionIdParam } from '../validate.js';
 
 const iso = (d: Date | null) => (d ? d.toISOString() : null);
@@ -53,6 +54,9 @@ export function sessionView(s: Session, staff: boolean) {
 
 export function sessionRoutes(deps: HttpDeps): Router {
   const r = Router();
+  // Counts every request that gets past auth, valid or not: a runaway script is stopped
+  // either way, and a person never creates 20 interviews in a minute.
+  const createLimiter = new SlidingWindowLimiter(deps.config.sessions.createPerMinute, 60_000);
   const createBody = z
     .object({
       lab: z.string().min(1).max(63),
@@ -68,6 +72,12 @@ export function sessionRoutes(deps: HttpDeps): Router {
 
   r.post('/sessions', async (req, res) => {
     const staff = requireStaff(principalOf(req), ['admin', 'interviewer']);
+    const wait = createLimiter.retryAfterMs(staff.userId);
+    if (wait > 0) {
+      res.setHeader('retry-after', String(Math.ceil(wait / 1000)));
+      throw new AppError('RATE_LIMITED', `at most ${createLimiter.max} new sessions a minute per user; try again in ${Math.ceil(wait / 1000)} s`);
+    }
+    createLimiter.record(staff.userId);
     const body = parseBody(createBody, req.body);
     const { session, candidateToken } = await deps.sessions.create({
       labId: body.lab,

@@ -43,7 +43,7 @@ describe('loadConfig', () => {
     });
     expect(config.sessions).toEqual({
       defaultDurationMinutes: 60, maxDurationMinutes: 240, readyTimeoutSeconds: 120,
-      reaperIntervalSeconds: 30, ticketTtlSeconds: 30, expiryCheckSeconds: 5,
+      reaperIntervalSeconds: 30, ticketTtlSeconds: 30, expiryCheckSeconds: 5, maxLive: 50, createPerMinute: 20,
     });
     expect(config.sandbox).toEqual({ cpus: 1, memoryMb: 1024, pids: 256 });
     expect(config.terminal).toEqual({ highWatermarkBytes: 524288, lowWatermarkBytes: 131072, maxQueueBytes: 8388608 });
@@ -72,6 +72,8 @@ describe('loadConfig', () => {
         OPSLAB_REAPER_INTERVAL_SECONDS: '10',
         OPSLAB_TICKET_TTL_SECONDS: '15',
         OPSLAB_EXPIRY_CHECK_SECONDS: '2',
+        OPSLAB_SESSION_MAX_LIVE: '7',
+        OPSLAB_SESSION_CREATE_PER_MINUTE: '9',
         OPSLAB_SANDBOX_CPUS: '0.5',
         OPSLAB_SANDBOX_MEMORY_MB: '2048',
         OPSLAB_SANDBOX_PIDS: '512',
@@ -90,7 +92,7 @@ describe('loadConfig', () => {
     expect(config.driver).toEqual({ kind: 'local', allowUnisolated: true, dockerSocket: '/run/docker.sock', baseImage: 'me/base:1', subnetPool: '10.250.0.0/20' });
     expect(config.sessions).toEqual({
       defaultDurationMinutes: 30, maxDurationMinutes: 90, readyTimeoutSeconds: 60,
-      reaperIntervalSeconds: 10, ticketTtlSeconds: 15, expiryCheckSeconds: 2,
+      reaperIntervalSeconds: 10, ticketTtlSeconds: 15, expiryCheckSeconds: 2, maxLive: 7, createPerMinute: 9,
     });
     expect(config.sandbox).toEqual({ cpus: 0.5, memoryMb: 2048, pids: 512 });
   });

@@ -19,7 +19,7 @@ import { Authenticator } from '../../../server/auth/principal.js';
 import type { TerminalTickets } from '../../../server/auth/tickets.js';
 import { loadConfig, type Config } from '../../../server/config.js';
 import { createApp } from '../../../server/http/app.js';
-import { FailureLimiter } from '../../../server/http/routes/auth.js';
+import { SlidingWindowLimiter } from '../../../server/http/rate-limit.js';
 import { fromOwnPage, pageOrigins, readCookie, sessionCookie } from '../../../server/http/web-auth.js';
 import { LabCatalog } from '../../../server/labs/catalog.js';
 import type { SandboxDriver, SandboxRef } from '../../../server/sandbox/driver.js';
@@ -154,18 +154,18 @@ describe('cookie helpers', () => {
 
   it('limits failures per client in a sliding window', () => {
     const clock = manualClock();
-    const l = new FailureLimiter(3, 60_000, clock);
+    const l = new SlidingWindowLimiter(3, 60_000, clock);
     for (let i = 0; i < 3; i++) {
       expect(l.retryAfterMs('a')).toBe(0);
-      l.fail('a');
+      l.record('a');
       clock.advance(1000);
     }
     expect(l.retryAfterMs('a')).toBe(57_000);
     expect(l.retryAfterMs('b')).toBe(0);
     clock.advance(57_000);
     expect(l.retryAfterMs('a')).toBe(0);
-    l.fail('a');
-    l.succeed('a');
+    l.record('a');
+    l.clear('a');
     expect(l.retryAfterMs('a')).toBe(0);
   });
 });
