@@ -1,9 +1,10 @@
 import { defineConfig } from 'vitest/config';
 
-// Four projects, run in parallel by the test command:
+// Five projects, run in parallel by the test command:
 //   unit        – pure logic and fast fakes, no engine (seconds)
 //   contract    – the SandboxDriver contract suite, run against every driver
 //   integration – the real server against the real Docker engine
+//   adversarial – attacks and faults, each a row of a table (npm run test:adversarial)
 //   e2e         – the web app in Debian's Chromium (playwright-core) against a real server
 export default defineConfig({
   test: {
@@ -29,6 +30,14 @@ export default defineConfig({
         test: {
           name: 'integration',
           include: ['test/integration/**/*.test.ts'],
+          testTimeout: 180_000,
+          hookTimeout: 300_000,
+        },
+      },
+      {
+        test: {
+          name: 'adversarial',
+          include: ['test/adversarial/**/*.test.ts'],
           testTimeout: 180_000,
           hookTimeout: 300_000,
         },

@@ -23,6 +23,7 @@ import {
   type TtyAttachment,
 } from './driver.js';
 import { runDockerExec, runDockerExecRaw } from './docker-exec.js';
+import { applyNetworkGuard, type NetworkGuardStatus } from './docker-network-guard.js';
 import { DockerTerminalStream } from './docker-terminal.js';
 import { packDirectory } from './tar-pack.js';
 import {
@@ -88,6 +89,19 @@ export class DockerDriver implements SandboxDriver {
 
   constructor(private readonly options: DockerDriverOptions) {
     this.docker = options.socketPath ? new Docker({ socketPath: options.socketPath }) : new Docker();
+  }
+
+  networkGuard: NetworkGuardStatus = { enabled: false, detail: 'not applied yet' };
+
+  /** Adds the host firewall rules for the subnet pool (see docker-network-guard.ts). */
+  async applyNetworkGuard(): Promise<NetworkGuardStatus> {
+    // A unix socket (no host: DOCKER_HOST is not tcp:// or ssh://) means the engine runs
+    // on this host, where the rules must go.
+    const host = (this.docker.modem as { host?: unknown }).host;
+    this.networkGuard = await applyNetworkGuard(this.options.subnetPool ?? DEFAULT_SUBNET_POOL, {
+      localEngine: typeof host !== 'string' || host === '',
+    });
+    return this.networkGuard;
   }
 
   /** Fails with a clear message when no engine answers. */

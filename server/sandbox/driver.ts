@@ -113,6 +113,8 @@ export interface SandboxDriver {
   readonly kind: DriverKind;
   /** Whether this driver isolates the candidate from the host (the local driver does not). */
   readonly isolates: boolean;
+  /** Whether sandboxes are kept off the host and its networks by a firewall (GET /api/health). */
+  readonly networkGuard?: { enabled: boolean; detail: string };
   /** Creates and starts the sandbox with its shell running. Cleans up after itself on failure. */
   create(spec: SandboxSpec, options?: { signal?: AbortSignal }): Promise<SandboxRef>;
   /** Attaches to the sandbox's shell. */

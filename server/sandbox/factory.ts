@@ -18,6 +18,8 @@ export async function createDriver(config: Config, o: { ownerId: string; logger:
     logger: o.logger,
   });
   await driver.ping();
+  await driver.applyNetworkGuard();
+  if (!driver.networkGuard.enabled) o.logger.error({ networkGuard: driver.networkGuard }, `sandbox network guard is off: ${driver.networkGuard.detail}`);
   if (!(await driver.imageExists(config.driver.baseImage))) {
     throw new AppError(
       'CONFIG_INVALID',

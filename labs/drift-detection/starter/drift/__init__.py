@@ -1,0 +1,1 @@
+"""Data drift monitoring for the default-risk model."""

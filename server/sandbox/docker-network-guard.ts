@@ -1,0 +1,71 @@
+/**
+ * Host firewall rules that keep sandboxes away from what they must never reach. Docker's
+ * own rules do not: from a session network (even an `--internal` one) a container can
+ * open any port on the host through the network's gateway, the host's own addresses or
+ * docker0's (the opslab server included), and an egress network reaches the cloud
+ * metadata address and the private networks around the host.
+ *
+ * Rules, keyed on the sandbox subnet pool (every session network is carved from it):
+ *   INPUT        -s POOL -j DROP                  no port on the host, on any address
+ *   DOCKER-USER  -s POOL -d 169.254.0.0/16 DROP   link-local: cloud metadata
+ *   DOCKER-USER  -s POOL -d <private ranges> DROP other sandboxes, the host's LAN
+ * Traffic inside a sandbox (the grader calling the candidate's service on 127.0.0.1)
+ * and Docker's embedded DNS stay inside the container's namespace and are not touched.
+ *
+ * Applied with iptables (Debian's docker.io depends on it) when the server starts, each
+ * rule only if it is missing, under a lock so two servers starting at once do not add it
+ * twice. Rules in INPUT and DOCKER-USER survive a dockerd restart. Needs root and a local
+ * engine; otherwise the guard is reported off (GET /api/health) and logged as an error.
+ */
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
+
+const run = promisify(execFile);
+
+const COMMENT = 'opslab sandbox guard';
+/** Destinations a sandbox on an egress network must not reach besides the host itself. */
+const BLOCKED_DESTINATIONS = ['169.254.0.0/16', '10.0.0.0/8', '172.16.0.0/12', '192.168.0.0/16', '100.64.0.0/10'];
+const LOCK_FILE = '/run/opslab-network-guard.lock';
+
+export interface NetworkGuardStatus {
+  enabled: boolean;
+  /** What is guarded, or why the guard is off. */
+  detail: string;
+}
+
+export function guardRules(pool: string): { chain: string; rule: string[] }[] {
+  const tag = ['-m', 'comment', '--comment', COMMENT];
+  return [
+    { chain: 'INPUT', rule: ['-s', pool, ...tag, '-j', 'DROP'] },
+    ...BLOCKED_DESTINATIONS.map((d) => ({ chain: 'DOCKER-USER', rule: ['-s', pool, '-d', d, ...tag, '-j', 'DROP'] })),
+  ];
+}
+
+function shellQuote(s: string): string {
+  return `'${s.replace(/'/g, `'\\''`)}'`;
+}
+
+/** Adds the missing rules; never throws (the status says what happened). */
+export async function applyNetworkGuard(pool: string, options: { localEngine: boolean }): Promise<NetworkGuardStatus> {
+  if (!options.localEngine) {
+    return { enabled: false, detail: 'the Docker engine is remote: its host needs these firewall rules (see docs/architecture.md)' };
+  }
+  if (process.getuid?.() !== 0) {
+    return { enabled: false, detail: 'not running as root: cannot add the firewall rules that keep sandboxes off the host' };
+  }
+  // One shell under one lock: check each rule, insert it when missing (at the top, so it
+  // comes before Docker's own ACCEPT and DOCKER-USER's final RETURN).
+  const script = guardRules(pool)
+    .map(({ chain, rule }) => {
+      const r = rule.map(shellQuote).join(' ');
+      return `iptables -w 10 -C ${chain} ${r} 2>/dev/null || iptables -w 10 -I ${chain} 1 ${r} || exit 1`;
+    })
+    .join('\n');
+  try {
+    await run('flock', ['-w', '30', LOCK_FILE, 'sh', '-ec', script], { timeout: 60_000 });
+    return { enabled: true, detail: `sandboxes in ${pool} cannot reach the host, link-local addresses (cloud metadata) or private networks` };
+  } catch (e) {
+    const err = e as { stderr?: string; message?: string };
+    return { enabled: false, detail: `could not add the firewall rules: ${(err.stderr || err.message || String(e)).trim().slice(0, 500)}` };
+  }
+}
