@@ -22,7 +22,7 @@ lint_pid=$!
 wait "$tsc_pid" || { echo "[test] type-check failed"; status=1; static_failed=$((static_failed + 1)); }
 wait "$lint_pid" || { echo "[test] lint failed"; status=1; static_failed=$((static_failed + 1)); }
 
-echo "[test] unit, contract, integration and e2e suites"
+echo "[test] unit, contract, integration, adversarial and e2e suites"
 npx vitest run --reporter=default --reporter=./test/adversarial/table-reporter.ts --reporter=json --outputFile.json=test-output/vitest.json "$@" || status=1
 
 # One closing line a CI reader understands, from vitest's own JSON report; a failed
