@@ -1,15 +1,14 @@
 /**
  * Bad input gets a clear error with a stable code, and nothing else is affected: a
- * broken lab beside a good one, malformed and oversized bodies, wrong tokens, reused
- * tickets, foreign Origins and path tricks, while a live session keeps working.
+ * broken lab beside a good one, malformed and oversized bodies, unknown labs, limits on
+ * creating sessions, the local driver's refusal. (Hostile requests: test/adversarial/api.test.ts.)
  */
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { REPO_ROOT, ServerProcess } from '../helpers/server-process.js';
-import { createSession, openTerminal, PROMPT, ticketFor, waitForState, type CreatedSession } from '../helpers/session-flow.js';
-import { TerminalClient, UpgradeRefused } from '../helpers/terminal-client.js';
+import { createSession, waitForState, type CreatedSession } from '../helpers/session-flow.js';
 
 type ErrorBody = { error: { code: string; message: string } };
 
@@ -86,59 +85,6 @@ describe('errors at the API, with a live session beside them', () => {
     expect(unknown.body.error.code).toBe('NOT_FOUND');
   });
 
-  it('refuses missing, wrong and foreign credentials', async () => {
-    expect((await server.api<ErrorBody>('GET', '/api/sessions', { token: null })).body.error.code).toBe('UNAUTHENTICATED');
-    expect((await server.api<ErrorBody>('GET', '/api/sessions', { token: 'osl_s_wrong' })).status).toBe(401);
-    // The candidate may read their own session but nothing staff-only, and no other session.
-    expect((await server.api('GET', `/api/sessions/${session.id}`, { token: session.candidateToken })).status).toBe(200);
-    const list = await server.api<ErrorBody>('GET', '/api/sessions', { token: session.candidateToken });
-    expect(list.status).toBe(403);
-    expect(list.body.error.code).toBe('FORBIDDEN');
-    const other = await server.api<ErrorBody>('GET', '/api/sessions/0123456789abcdef0123', { token: session.candidateToken });
-    expect(other.status).toBe(403);
-  });
-
-  it('treats path tricks in ids as not found', async () => {
-    for (const p of ['/api/sessions/..%2f..%2fetc', '/api/sessions/%2e%2e', '/api/labs/..%2f_images', `/api/sessions/${session.id}%00`]) {
-      const r = await server.api<ErrorBody>('GET', p);
-      expect(r.status, p).toBe(404);
-      expect(r.body.error.code, p).toBe('NOT_FOUND');
-    }
-  });
-
-  it('accepts a terminal ticket once, only for its session, and only from an allowed Origin', async () => {
-    const ticket = await ticketFor(server, session.id, session.candidateToken);
-    const url = `${server.wsUrl}/api/sessions/${session.id}/terminal?ticket=${ticket}`;
-    const foreign = await TerminalClient.connect(url, { origin: 'https://evil.example' }).catch((e: unknown) => e);
-    expect(foreign).toBeInstanceOf(UpgradeRefused);
-    expect((foreign as UpgradeRefused).status).toBe(403);
-
-    const first = await TerminalClient.connect(url, { origin: `http://127.0.0.1:${server.port}` });
-    await first.close();
-    const reused = await TerminalClient.connect(url).catch((e: unknown) => e);
-    expect((reused as UpgradeRefused).status).toBe(401);
-
-    // A ticket shown for another session is refused and stays good for its own.
-    const otherTicket = await ticketFor(server, session.id, session.candidateToken);
-    const wrong = await TerminalClient.connect(`${server.wsUrl}/api/sessions/0123456789abcdef0123/terminal?ticket=${otherTicket}`).catch(
-      (e: unknown) => e,
-    );
-    expect((wrong as UpgradeRefused).status).toBe(401);
-    const right = await TerminalClient.connect(`${server.wsUrl}/api/sessions/${session.id}/terminal?ticket=${otherTicket}`);
-    await right.close();
-  });
-
-  it('answers malformed terminal frames with an error frame and keeps the shell', async () => {
-    const c = await openTerminal(server, session.id, session.candidateToken);
-    await c.waitForText(PROMPT);
-    c.sendRaw('1{not json');
-    c.sendRaw('9what');
-    c.sendRaw(Buffer.alloc(0));
-    await c.waitFor((x) => x.controls.filter((m) => m.type === 'error' && m.code === 'BAD_FRAME').length >= 2, 'BAD_FRAME errors');
-    c.type('echo "still-$((2*21))"\r');
-    await c.waitForText('still-42');
-    await c.close();
-  });
 });
 
 describe('the local driver', () => {
