@@ -294,7 +294,7 @@ log "built $IMAGE ($(since "$t"))"
 
 # Smoke test: users, workspace and tools.
 docker run --rm --network none --user 1000 "$IMAGE" \
-  bash -c 'test "$(id -un):$(pwd)" = candidate:/workspace && test -w /workspace && git --version >/dev/null && command -v script setpriv jq curl >/dev/null' ||
+  bash -c 'test "$(id -un):$(pwd)" = candidate:/workspace && test -w /workspace && git --version >/dev/null && command -v script setpriv jq curl vim vi nano less >/dev/null' ||
   die "smoke test of $IMAGE failed"
 
 # --- tidy what this script made before --------------------------------------------------

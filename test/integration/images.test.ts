@@ -129,6 +129,16 @@ describe('lab images', () => {
     expect(b).toBe(a);
   });
 
+  it('has the tools a candidate expects in the shell, each answering --version', async () => {
+    const tools = ['git', 'vim', 'nano', 'curl', 'jq', 'less', 'python3', 'pytest', 'ruff', 'hadolint', 'promtool', 'check-jsonschema', 'dvc', 'mlflow'];
+    const out = await docker([
+      'run', '--rm', '--network', 'none', '--user', '1000', TAG,
+      'bash', '-lc',
+      `for t in ${tools.join(' ')}; do if $t --version >/dev/null 2>&1; then echo "$t ok"; else echo "$t MISSING"; fi; done`,
+    ]);
+    expect(out.trim().split('\n')).toEqual(tools.map((t) => `${t} ok`));
+  });
+
   it('the tools import as uid 1000, at the pinned versions, and login shells find the venv first', async () => {
     const out = await docker([
       'run', '--rm', '--network', 'none', '--user', '1000', TAG,
