@@ -23,7 +23,7 @@ describe('openDatabase and migrations', () => {
     expect(db.pragma('journal_mode', { simple: true })).toBe('wal');
     expect(db.pragma('foreign_keys', { simple: true })).toBe(1);
     expect(schemaVersion(db)).toBe(MIGRATIONS.length);
-    expect(tables(db)).toEqual(['grades', 'meta', 'schema_migrations', 'session_events', 'session_notes', 'sessions', 'terminal_tickets', 'users', 'web_logins']);
+    expect(tables(db)).toEqual(['audit_log', 'grades', 'meta', 'schema_migrations', 'session_events', 'session_notes', 'sessions', 'terminal_tickets', 'users', 'web_logins']);
     expect(statSync(file).mode & 0o777).toBe(0o600);
     db.close();
   });
