@@ -105,6 +105,8 @@ const RawConfigSchema = z
         cpus: numberIn(0.1, 64).default(1),
         memoryMb: intIn(64, 262_144).default(1024),
         pids: intIn(16, 65_536).default(256),
+        // The workspace's file system (docker driver with disk limits: see GET /api/health).
+        diskMb: intIn(64, 65_536).default(2048),
       })
       .prefault({}),
     terminal: z
@@ -194,6 +196,7 @@ export const ENV_VARS: readonly EnvVar[] = [
   { name: 'OPSLAB_SANDBOX_CPUS', path: 'sandbox.cpus', kind: 'number' },
   { name: 'OPSLAB_SANDBOX_MEMORY_MB', path: 'sandbox.memoryMb', kind: 'int' },
   { name: 'OPSLAB_SANDBOX_PIDS', path: 'sandbox.pids', kind: 'int' },
+  { name: 'OPSLAB_SANDBOX_DISK_MB', path: 'sandbox.diskMb', kind: 'int' },
 ];
 
 /** Names the config reads that are not settings in the table. */

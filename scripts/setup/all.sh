@@ -9,6 +9,7 @@ HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 . "$HERE/lib.sh"
 
 T0=$(now_ms)
+bash "$HERE/host-tools.sh"
 bash "$HERE/engine.sh"
 bash "$HERE/base-image.sh"
 bash "$HERE/lab-images.sh"

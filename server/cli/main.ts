@@ -112,6 +112,7 @@ async function labTest(dirs: string[], options: { keep?: boolean; driver: 'docke
       image,
       logger,
       keep: options.keep,
+      defaultDiskMb: cfg.sandbox.diskMb,
       onAttempt: (r) => {
         process.stdout.write(
           `  ${r.ok ? 'ok  ' : 'FAIL'}  ${r.name.padEnd(24)} ${`${r.score}/${r.maxScore}`.padStart(7)}   expected ${r.expected}${r.ref ? `   (kept: ${r.ref.id})` : ''}\n`,

@@ -121,6 +121,8 @@ export async function testLab(
     logger: Logger;
     keep?: boolean;
     onAttempt?: (r: AttemptResult) => void;
+    /** The workspace size when the lab sets none (the server's sandbox.diskMb). */
+    defaultDiskMb?: number;
   },
 ): Promise<AttemptResult[]> {
   const results: AttemptResult[] = [];
@@ -131,7 +133,12 @@ export async function testLab(
       sessionId,
       image: options.image,
       network: lab.network,
-      resources: { cpus: lab.resources.cpus ?? 1, memoryMb: lab.resources.memoryMb ?? 1024, pids: lab.resources.pids ?? 512 },
+      resources: {
+        cpus: lab.resources.cpus ?? 1,
+        memoryMb: lab.resources.memoryMb ?? 1024,
+        pids: lab.resources.pids ?? 512,
+        diskMb: lab.resources.diskMb ?? options.defaultDiskMb ?? 2048,
+      },
       capAdd: lab.capabilities,
       env: lab.env,
       size: { cols: 120, rows: 32 },

@@ -12,6 +12,8 @@ export const resourcesSchema = z
     cpus: z.number().positive().max(8).optional(),
     memoryMb: z.number().int().min(64).max(16_384).optional(),
     pids: z.number().int().min(32).max(4096).optional(),
+    /** Size of the workspace's file system in MB; writing past it is "No space left on device". */
+    diskMb: z.number().int().min(64).max(65_536).optional(),
   })
   .strict();
 

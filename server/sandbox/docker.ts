@@ -2,12 +2,15 @@
  * The Docker adapter of the SandboxDriver port. The only module (with its docker-*
  * helpers) that talks to the engine.
  *
- * A sandbox is, per session: a network, a workspace volume, the `workspace` container
- * (the candidate's persistent shell, see hardening.ts) and the `grader` container that
- * joins the workspace's network namespace and mounts the volume read-only. Every
- * resource carries the labels below, so `list`, `reap` and re-adoption after a server
- * restart work from the engine's own state.
+ * A sandbox is, per session: a network, a workspace volume (and a home volume), the
+ * `workspace` container (the candidate's persistent shell, see hardening.ts) and the
+ * `grader` container that joins the workspace's network namespace and mounts the volume
+ * read-only. Every resource carries the labels below, so `list`, `reap` and re-adoption
+ * after a server restart work from the engine's own state. With disk limits on
+ * (docker-disk.ts) the workspace and home volumes sit on loop-device images on the host.
  */
+import { createHash } from 'node:crypto';
+import path from 'node:path';
 import Docker from 'dockerode';
 import type { Logger } from 'pino';
 import { AppError, describeError } from '../errors.js';
@@ -23,10 +26,12 @@ import {
   type TtyAttachment,
 } from './driver.js';
 import { runDockerExec, runDockerExecRaw } from './docker-exec.js';
+import { probeHostDisks, type DiskLimitStatus, type HostDisks } from './docker-disk.js';
 import { applyNetworkGuard, type NetworkGuardStatus } from './docker-network-guard.js';
 import { DockerTerminalStream } from './docker-terminal.js';
 import { packDirectory } from './tar-pack.js';
 import {
+  CANDIDATE_HOME,
   COMMON_HOST_CONFIG,
   GRADER_UID,
   TTY_LOG,
@@ -35,6 +40,7 @@ import {
   WORKSPACE_INIT_CAPS,
   limitsFor,
   normalizeCapabilities,
+  scratchMounts,
   ttyHistoryScript,
   ttyReaderScript,
   workspaceInitScript,
@@ -57,9 +63,21 @@ export interface DockerDriverOptions {
   subnetPool?: string;
   /** Image for the grader container; defaults to the sandbox's own image. */
   graderImage?: string;
+  /**
+   * Absolute directory for the sandboxes' disk images (`<dataDir>/disks`); each owner id
+   * gets a folder of its own inside. Without it, or until `applyDiskLimits` succeeds,
+   * workspaces are plain named volumes with no size limit.
+   */
+  diskDir?: string;
 }
 
 const GRADER_MEMORY_MB = 512;
+/** The candidate's home directory: dotfiles, shell history, tool caches. */
+export const HOME_DISK_MB = 256;
+/** Mount options of the loop-backed volumes. noinit_itable: a sparse image needs no zeroing. */
+const DISK_MOUNT_OPTIONS = 'nosuid,nodev,noinit_itable';
+/** Image files of no live session and no engine resource are left this long (a create may be under way). */
+const DISK_REAP_GRACE_MS = 120_000;
 const DEFAULT_SUBNET_POOL = '172.16.0.0/16';
 
 /** A random aligned /`prefix` inside `pool` (e.g. a /28 inside 172.16.0.0/16). */
@@ -82,6 +100,18 @@ function isStatus(e: unknown, ...codes: number[]): boolean {
   return typeof status === 'number' && codes.includes(status);
 }
 
+/** Waits for every promise (so nothing is still running when cleanup starts), then throws the first failure. */
+async function settleAll(promises: Promise<unknown>[]): Promise<void> {
+  const results = await Promise.allSettled(promises);
+  const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+  if (failed) throw failed.reason;
+}
+
+/** A folder name for an owner id (installation ids are hex; anything else is hashed). */
+function ownerFolder(ownerId: string): string {
+  return /^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$/.test(ownerId) ? ownerId : createHash('sha256').update(ownerId).digest('hex').slice(0, 32);
+}
+
 export class DockerDriver implements SandboxDriver {
   readonly kind = 'docker' as const;
   readonly isolates = true;
@@ -92,16 +122,36 @@ export class DockerDriver implements SandboxDriver {
   }
 
   networkGuard: NetworkGuardStatus = { enabled: false, detail: 'not applied yet' };
+  diskLimit: DiskLimitStatus = { enabled: false, detail: 'not checked yet: workspaces are plain volumes without a size limit' };
+  /** Set once `applyDiskLimits` found that loop-device disks work here. */
+  private disks: HostDisks | undefined;
+
+  /** A unix socket (no host: DOCKER_HOST is not tcp:// or ssh://) means the engine runs on this host. */
+  private get localEngine(): boolean {
+    const host = (this.docker.modem as { host?: unknown }).host;
+    return typeof host !== 'string' || host === '';
+  }
 
   /** Adds the host firewall rules for the subnet pool (see docker-network-guard.ts). */
   async applyNetworkGuard(): Promise<NetworkGuardStatus> {
-    // A unix socket (no host: DOCKER_HOST is not tcp:// or ssh://) means the engine runs
-    // on this host, where the rules must go.
-    const host = (this.docker.modem as { host?: unknown }).host;
+    // On a local engine the rules go on this host.
     this.networkGuard = await applyNetworkGuard(this.options.subnetPool ?? DEFAULT_SUBNET_POOL, {
-      localEngine: typeof host !== 'string' || host === '',
+      localEngine: this.localEngine,
     });
     return this.networkGuard;
+  }
+
+  /**
+   * Checks that size-limited disks work here (root, a local engine, e2fsprogs, loop
+   * devices: see docker-disk.ts) and turns them on for the sandboxes created from now.
+   */
+  async applyDiskLimits(): Promise<DiskLimitStatus> {
+    const root = this.options.diskDir;
+    const dir = root ? path.join(root, ownerFolder(this.options.ownerId)) : undefined;
+    const { status, disks } = await probeHostDisks({ dir, templateDir: root, localEngine: this.localEngine });
+    this.diskLimit = status;
+    this.disks = disks;
+    return status;
   }
 
   /** Fails with a clear message when no engine answers. */
@@ -128,6 +178,7 @@ export class DockerDriver implements SandboxDriver {
     return {
       network: base,
       volume: `${base}-workspace`,
+      homeVolume: `${base}-home`,
       ttyVolume: `${base}-tty`,
       workspace: `${base}-workspace`,
       grader: `${base}-grader`,
@@ -151,11 +202,10 @@ export class DockerDriver implements SandboxDriver {
     const ref: SandboxRef = { sessionId: spec.sessionId, driver: 'docker', id: names.workspace };
     const caps = normalizeCapabilities(spec.capAdd);
     const signal = options?.signal;
+    // Whether this sandbox gets disks of its own is decided once, here.
+    const disks = this.disks;
     try {
-      await this.createNetwork(names.network, spec);
-      signal?.throwIfAborted();
-      await this.docker.createVolume({ Name: names.volume, Labels: this.labels(spec.sessionId, 'workspace-volume') });
-      await this.docker.createVolume({ Name: names.ttyVolume, Labels: this.labels(spec.sessionId, 'tty-volume') });
+      await settleAll([this.createNetwork(names.network, spec), this.createVolumes(spec, disks)]);
       signal?.throwIfAborted();
 
       const workspace = await this.docker.createContainer({
@@ -178,10 +228,14 @@ export class DockerDriver implements SandboxDriver {
           NetworkMode: names.network,
           Mounts: [
             { Type: 'volume', Source: names.volume, Target: WORKSPACE_PATH },
+            // A size-limited home: the engine copies the image's dotfiles into the empty volume.
+            ...(disks ? [{ Type: 'volume' as const, Source: names.homeVolume, Target: CANDIDATE_HOME }] : []),
             // The output log lives on a volume, not the overlay root: `tail -f` treats
             // overlayfs as remote and polls once a second instead of using inotify.
             { Type: 'volume', Source: names.ttyVolume, Target: TTY_LOG_DIR },
           ],
+          // /tmp, /var/tmp and /dev/shm: memory-backed and bounded.
+          ...scratchMounts(spec.resources.memoryMb),
           ...limitsFor(spec.resources),
         },
       });
@@ -223,6 +277,33 @@ export class DockerDriver implements SandboxDriver {
       if (signal?.aborted) throw new AppError('SANDBOX_FAILED', 'sandbox creation was cancelled', { cause: e });
       throw new AppError('SANDBOX_FAILED', `could not start the sandbox: ${describeError(e)}`, { cause: e });
     }
+  }
+
+  /**
+   * The session's volumes: the terminal log's, and the workspace's and the home's. With
+   * host disks, those two are ext4 images of their own on loop devices (a `local`
+   * volume mounting the device); without, the workspace is a plain volume and the home
+   * stays in the container.
+   */
+  private async createVolumes(spec: SandboxSpec, disks: HostDisks | undefined): Promise<void> {
+    const names = this.names(spec.sessionId);
+    const plain = (name: string, role: string) => this.docker.createVolume({ Name: name, Labels: this.labels(spec.sessionId, role) });
+    const onDisk = async (name: string, role: string, disk: string, sizeMb: number, d: HostDisks) => {
+      const device = await d.create(d.imagePath(spec.sessionId, disk), sizeMb);
+      await this.docker.createVolume({
+        Name: name,
+        Driver: 'local',
+        DriverOpts: { type: 'ext4', device, o: DISK_MOUNT_OPTIONS },
+        Labels: this.labels(spec.sessionId, role),
+      });
+    };
+    await settleAll([
+      plain(names.ttyVolume, 'tty-volume'),
+      disks
+        ? onDisk(names.volume, 'workspace-volume', 'workspace', spec.resources.diskMb, disks)
+        : plain(names.volume, 'workspace-volume'),
+      ...(disks ? [onDisk(names.homeVolume, 'home-volume', 'home', HOME_DISK_MB, disks)] : []),
+    ]);
   }
 
   /**
@@ -394,7 +475,7 @@ export class DockerDriver implements SandboxDriver {
         }
       }
     }
-    for (const volume of [names.volume, names.ttyVolume]) {
+    for (const volume of [names.volume, names.homeVolume, names.ttyVolume]) {
       for (let attempt = 0; ; attempt++) {
         try {
           await this.docker.getVolume(volume).remove();
@@ -406,6 +487,9 @@ export class DockerDriver implements SandboxDriver {
         }
       }
     }
+    // Only once no volume uses them: detach the loop devices, delete the images.
+    const disks = this.disks;
+    if (disks) await disks.remove(['workspace', 'home'].map((d) => disks.imagePath(ref.sessionId, d)));
   }
 
   async list(selector: { sessionId?: string } = {}): Promise<SandboxInfo[]> {
@@ -436,6 +520,28 @@ export class DockerDriver implements SandboxDriver {
     for (const sessionId of orphans) {
       await this.destroy({ sessionId, driver: 'docker', id: this.names(sessionId).workspace });
     }
+    if (this.disks) orphans.push(...(await this.reapDisks(this.disks, live, new Set(orphans))));
     return orphans;
+  }
+
+  /**
+   * Disk images and loop devices left without any engine resource (a server killed
+   * between making a disk and its volume, or during a destroy): images of sessions that
+   * are not live (and old enough not to be a create under way), and loop devices whose
+   * image is gone.
+   */
+  private async reapDisks(disks: HostDisks, live: ReadonlySet<string>, done: ReadonlySet<string>): Promise<string[]> {
+    const stale = new Map<string, string[]>();
+    for (const image of await disks.images()) {
+      if (live.has(image.sessionId) || done.has(image.sessionId)) continue;
+      if (Date.now() - image.mtimeMs < DISK_REAP_GRACE_MS) continue;
+      stale.set(image.sessionId, [...(stale.get(image.sessionId) ?? []), image.file]);
+    }
+    for (const files of stale.values()) await disks.remove(files);
+    for (const loop of await disks.loops()) {
+      const sessionId = /^(.+)\.[a-z]+\.img$/.exec(path.basename(loop.file))?.[1];
+      if (loop.deleted && !(sessionId && live.has(sessionId))) await disks.detach(loop.device);
+    }
+    return [...stale.keys()];
   }
 }

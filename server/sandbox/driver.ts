@@ -18,6 +18,11 @@ export interface SandboxResources {
   cpus: number;
   memoryMb: number;
   pids: number;
+  /**
+   * Size of the workspace's file system. Drivers that can enforce it (docker, when
+   * `diskLimit.enabled`) make writing past it fail with ENOSPC inside the sandbox.
+   */
+  diskMb: number;
 }
 
 export interface SandboxSpec {
@@ -115,6 +120,8 @@ export interface SandboxDriver {
   readonly isolates: boolean;
   /** Whether sandboxes are kept off the host and its networks by a firewall (GET /api/health). */
   readonly networkGuard?: { enabled: boolean; detail: string };
+  /** Whether what a candidate writes is held to size-limited file systems (GET /api/health). */
+  readonly diskLimit?: { enabled: boolean; detail: string };
   /** Creates and starts the sandbox with its shell running. Cleans up after itself on failure. */
   create(spec: SandboxSpec, options?: { signal?: AbortSignal }): Promise<SandboxRef>;
   /** Attaches to the sandbox's shell. */

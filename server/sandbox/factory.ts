@@ -16,10 +16,13 @@ export async function createDriver(config: Config, o: { ownerId: string; logger:
     subnetPool: config.driver.subnetPool,
     ownerId: o.ownerId,
     logger: o.logger,
+    diskDir: path.join(config.dataDir, 'disks'),
   });
   await driver.ping();
   await driver.applyNetworkGuard();
   if (!driver.networkGuard.enabled) o.logger.error({ networkGuard: driver.networkGuard }, `sandbox network guard is off: ${driver.networkGuard.detail}`);
+  await driver.applyDiskLimits();
+  if (!driver.diskLimit.enabled) o.logger.error({ diskLimit: driver.diskLimit }, `sandbox disk limits are off: ${driver.diskLimit.detail}`);
   if (!(await driver.imageExists(config.driver.baseImage))) {
     throw new AppError(
       'CONFIG_INVALID',

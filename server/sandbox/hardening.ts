@@ -5,6 +5,8 @@
 import { CANDIDATE_UID, WORKSPACE_PATH, type SandboxSpec } from './driver.js';
 
 export const GRADER_UID = 1001;
+/** The candidate's home directory in sandbox images (labs/_images/base). */
+export const CANDIDATE_HOME = '/home/candidate';
 
 /** Linux capability names accepted from labs (without the CAP_ prefix). */
 const CAPABILITY = /^[A-Z][A-Z_]{1,31}$/;
@@ -48,7 +50,7 @@ export function workspaceInitScript(candidateCaps: readonly string[]): string {
     ? `--inh-caps=-all,${caps} --ambient-caps=${caps} --bounding-set=-all,${caps}`
     : '--inh-caps=-all --bounding-set=-all';
   const shell =
-    `env HOME=/home/candidate USER=candidate LOGNAME=candidate SHELL=/bin/bash ` +
+    `env HOME=${CANDIDATE_HOME} USER=candidate LOGNAME=candidate SHELL=/bin/bash ` +
     `setpriv --reuid=${CANDIDATE_UID} --regid=${CANDIDATE_UID} --init-groups ${capArgs} bash -l`;
   const loop = `while :; do ${shell}; printf '\\r\\n[opslab] the shell exited; starting a new one\\r\\n'; sleep 0.2; done`;
   return [
@@ -90,13 +92,28 @@ export interface ContainerLimits {
   PidsLimit: number;
 }
 
-export function limitsFor(resources: SandboxSpec['resources']): ContainerLimits {
+export function limitsFor(resources: Pick<SandboxSpec['resources'], 'cpus' | 'memoryMb' | 'pids'>): ContainerLimits {
   const memory = Math.round(resources.memoryMb * 1024 * 1024);
   return {
     Memory: memory,
     MemorySwap: memory, // no swap beyond the memory limit
     NanoCpus: Math.round(resources.cpus * 1e9),
     PidsLimit: resources.pids,
+  };
+}
+
+/**
+ * The candidate's scratch space besides the workspace and home disks: /tmp and /var/tmp
+ * as tmpfs (their pages count against the container's memory limit, so they are small
+ * shares of it) and /dev/shm likewise. `exec`: Docker mounts tmpfs noexec by default,
+ * and candidates run scripts from /tmp; nosuid and nodev as everywhere the candidate writes.
+ */
+export function scratchMounts(memoryMb: number): { Tmpfs: Record<string, string>; ShmSize: number } {
+  const mb = (n: number) => Math.max(8, Math.floor(n));
+  const tmpfs = (sizeMb: number) => `rw,exec,nosuid,nodev,mode=1777,size=${mb(sizeMb)}m`;
+  return {
+    Tmpfs: { '/tmp': tmpfs(Math.min(512, memoryMb / 4)), '/var/tmp': tmpfs(Math.min(128, memoryMb / 8)) },
+    ShmSize: mb(Math.min(64, memoryMb / 8)) * 1024 * 1024,
   };
 }
 

@@ -155,6 +155,7 @@ export class SessionService {
         cpus: lab.resources.cpus ?? defaults.cpus,
         memoryMb: lab.resources.memoryMb ?? defaults.memoryMb,
         pids: lab.resources.pids ?? defaults.pids,
+        diskMb: lab.resources.diskMb ?? defaults.diskMb,
       },
       capAdd: lab.capabilities,
       env: lab.env,
@@ -233,17 +234,22 @@ export class SessionService {
   private async onTerminalLost(sessionId: string, ref: SandboxRef, reason: string): Promise<void> {
     const session = this.get(sessionId);
     if (!session || !isLive(session.state)) return;
-    this.hubs.delete(sessionId);
     const [info] = await this.deps.driver.list({ sessionId }).catch(() => []);
     if (info?.running) {
       this.log.warn({ sessionId, reason }, 'terminal stream dropped; re-attaching');
+      const old = this.hubs.get(sessionId);
       try {
+        // A container killed a moment ago may still list as running: then this fails,
+        // and the old hub stays for fail() below.
         await this.startHub(sessionId, ref, this.get(sessionId)?.termSize ?? DEFAULT_SIZE);
+        // The old hub's viewers are told to reconnect (GOING_AWAY) and find the new one.
+        await old?.close({ reason: 'terminal re-attached; reconnect' }).catch(() => undefined);
         return;
       } catch (e) {
         reason = describeError(e);
       }
     }
+    // The hub stays until fail(): its viewers get the failed state, then the close.
     await this.fail(sessionId, `the sandbox stopped unexpectedly (${reason})`);
   }
 

@@ -174,7 +174,7 @@ describe('a candidate attacking the checker', () => {
     pack.entry({ name: `out/through-${tag}` }, 'evil');
     pack.entry({ name: 'fine.txt' }, 'fine');
     pack.finalize();
-    const snap = await takeSnapshot(pack);
+    const snap = await takeSnapshot(pack as tar.Pack & NodeJS.ReadableStream);
     try {
       expect(await fs.promises.readFile(path.join(snap.dir, 'fine.txt'), 'utf8')).toBe('fine');
       // The link was refused; the file after it may land in a real folder inside the snapshot.

@@ -2,28 +2,36 @@
  * The driver contract against the real Docker engine (the README's test command starts
  * one), plus what only an isolating driver promises: the candidate is not root, has no
  * capabilities and no engine socket, the grader sees the workspace read-only, the
- * pids limit stops a fork bomb, and a snapshot gets past a 1 GiB file and a link out.
+ * pids limit stops a fork bomb, a snapshot gets past a 1 GiB file and a link out, and
+ * the workspace and home are disks of their own that leave nothing behind on the host.
  */
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import pino from 'pino';
-import { lstat, readFile } from 'node:fs/promises';
+import Docker from 'dockerode';
+import { mkdtempSync } from 'node:fs';
+import { lstat, readFile, readdir, rm, utimes } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { takeSnapshot } from '../../server/checker/snapshot.js';
 import { AppError } from '../../server/errors.js';
 import type { SandboxSpec } from '../../server/sandbox/driver.js';
 import { DockerDriver } from '../../server/sandbox/docker.js';
+import { detachLoopsUnder, loopsUnder } from '../helpers/host-disks.js';
 import { describeDriverContract } from './driver-contract.js';
 
 const IMAGE = process.env.OPSLAB_BASE_IMAGE ?? 'opslab/base:bookworm';
 const logger = pino({ level: 'warn' });
+const DISK_MB = 256;
+/** Where these drivers keep disk images (one folder per owner id inside). */
+const DISK_DIR = mkdtempSync(path.join(tmpdir(), 'opslab-contract-disks-'));
 
 function dockerSpec(sessionId: string): SandboxSpec {
   return {
     sessionId,
     image: IMAGE,
     network: 'isolated',
-    resources: { cpus: 1, memoryMb: 512, pids: 128 },
+    resources: { cpus: 1, memoryMb: 512, pids: 128, diskMb: DISK_MB },
     capAdd: [],
     env: {},
     size: { cols: 120, rows: 40 },
@@ -31,15 +39,133 @@ function dockerSpec(sessionId: string): SandboxSpec {
 }
 
 async function engineDriver(ownerId: string): Promise<DockerDriver> {
-  const driver = new DockerDriver({ ownerId, logger });
+  const driver = new DockerDriver({ ownerId, logger, diskDir: DISK_DIR });
   await driver.ping(); // fails loudly: these tests need the engine the test command starts
   if (!(await driver.imageExists(IMAGE))) throw new Error(`image ${IMAGE} is missing: run bash scripts/setup/all.sh`);
+  // As the server does; when they cannot be on here, the disk tests below fail with the reason.
+  await driver.applyDiskLimits();
   return driver;
 }
+
+/** The images of one owner's sandboxes, and the loop devices backed by anything in that folder. */
+async function hostDisks(ownerId: string): Promise<{ images: string[]; loops: string[] }> {
+  const dir = path.join(DISK_DIR, ownerId);
+  // Dot files are the per-size templates the images are copied from.
+  const images = (await readdir(dir).catch(() => [] as string[])).filter((f) => !f.startsWith('.')).sort();
+  return { images, loops: loopsUnder(dir) };
+}
+
+afterAll(async () => {
+  detachLoopsUnder(DISK_DIR);
+  await rm(DISK_DIR, { recursive: true, force: true });
+});
 
 describeDriverContract('docker', async () => {
   const driver = await engineDriver(`contract-${randomUUID()}`);
   return { driver, spec: dockerSpec, teardown: async () => void (await driver.reap(new Set())) };
+});
+
+describe('Docker sandbox disks', () => {
+  const ownerId = `disks-${randomUUID()}`;
+  let driver: DockerDriver;
+  const docker = new Docker();
+  const refOf = (sessionId: string) => ({ sessionId, driver: 'docker' as const, id: `opslab-${sessionId}-workspace` });
+
+  beforeAll(async () => {
+    driver = await engineDriver(ownerId);
+  });
+
+  afterAll(async () => {
+    await driver.reap(new Set());
+    expect(await hostDisks(ownerId)).toEqual({ images: [], loops: [] });
+  });
+
+  it('are on: GET /api/health would say enabled', () => {
+    expect(driver.diskLimit.enabled, driver.diskLimit.detail).toBe(true);
+  });
+
+  it('gives the workspace and the home file systems of their own, and /tmp, /var/tmp, /dev/shm bounded tmpfs', async () => {
+    const sessionId = `disk-${randomUUID().slice(0, 8)}`;
+    await driver.create(dockerSpec(sessionId));
+    const r = await driver.exec(refOf(sessionId), [
+      'sh',
+      '-c',
+      'for d in /workspace /home/candidate /tmp /var/tmp /dev/shm; do echo "$d $(stat -f -c %T $d) $(df -P -k $d | tail -1 | tr -s " " | cut -d" " -f2,6)"; done; ' +
+        'ls -A /workspace | wc -l; stat -c "%U %a" /workspace /home/candidate /tmp; ls -A /home/candidate | tr "\\n" " "',
+    ]);
+    expect(r.exitCode, r.stderr).toBe(0);
+    const lines = r.stdout.trim().split('\n');
+    const fs = new Map(lines.slice(0, 5).map((l) => { const [dir, type, kb, mountedOn] = l.split(' '); return [dir, { type, mb: Number(kb) / 1024, mountedOn }]; }));
+    // ext4 shows as ext2/ext3 to stat -f; each is its own mount, its size the limit less ext4's metadata.
+    expect(fs.get('/workspace')).toMatchObject({ type: 'ext2/ext3', mountedOn: '/workspace' });
+    expect(fs.get('/workspace')!.mb).toBeGreaterThan(DISK_MB * 0.85);
+    expect(fs.get('/workspace')!.mb).toBeLessThanOrEqual(DISK_MB);
+    expect(fs.get('/home/candidate')).toMatchObject({ type: 'ext2/ext3', mountedOn: '/home/candidate' });
+    expect(fs.get('/home/candidate')!.mb).toBeLessThanOrEqual(256);
+    // tmpfs: shares of the 512 MB memory limit.
+    expect(fs.get('/tmp')).toEqual({ type: 'tmpfs', mb: 128, mountedOn: '/tmp' });
+    expect(fs.get('/var/tmp')).toEqual({ type: 'tmpfs', mb: 64, mountedOn: '/var/tmp' });
+    expect(fs.get('/dev/shm')).toEqual({ type: 'tmpfs', mb: 64, mountedOn: '/dev/shm' });
+    // An empty workspace (no lost+found); the candidate owns it and the home, which holds the image's dotfiles.
+    expect(lines[5]).toBe('0');
+    expect(lines.slice(6, 9)).toEqual(['candidate 755', 'candidate 755', 'root 1777']);
+    expect(lines[9]).toContain('.bashrc');
+    expect(lines[9]).toContain('.profile');
+
+    const before = await hostDisks(ownerId);
+    expect(before.images).toEqual([`${sessionId}.home.img`, `${sessionId}.workspace.img`]);
+    expect(before.loops).toHaveLength(2);
+    await driver.destroy(refOf(sessionId));
+    await driver.destroy(refOf(sessionId));
+    expect(await hostDisks(ownerId)).toEqual({ images: [], loops: [] });
+  });
+
+  it('leaves nothing behind when a create fails halfway (a missing image)', async () => {
+    const sessionId = `disk-${randomUUID().slice(0, 8)}`;
+    const error = await driver.create({ ...dockerSpec(sessionId), image: 'opslab/no-such-image:missing' }).then(
+      () => undefined,
+      (e: unknown) => e,
+    );
+    expect(error).toBeInstanceOf(AppError);
+    expect(await hostDisks(ownerId)).toEqual({ images: [], loops: [] });
+    const volumes = await docker.listVolumes({ filters: { label: [`opslab.session=${sessionId}`] } });
+    expect(volumes.Volumes ?? []).toEqual([]);
+  });
+
+  it('reaps disks a dead server left without engine resources: old images, and loop devices of deleted images', async () => {
+    // Two sandboxes whose engine resources vanish behind the driver's back, as if the
+    // server had died between making the disks and the volumes.
+    const orphaned: string[] = [];
+    for (let i = 0; i < 2; i++) {
+      const sessionId = `disk-${randomUUID().slice(0, 8)}`;
+      await driver.create(dockerSpec(sessionId));
+      for (const c of ['grader', 'workspace']) await docker.getContainer(`opslab-${sessionId}-${c}`).remove({ force: true });
+      for (const v of ['workspace', 'home', 'tty']) await docker.getVolume(`opslab-${sessionId}-${v}`).remove();
+      for (const n of await docker.listNetworks({ filters: { label: [`opslab.session=${sessionId}`] } })) await docker.getNetwork(n.Id).remove();
+      orphaned.push(sessionId);
+    }
+    const [recent, old] = orphaned as [string, string];
+    const dir = path.join(DISK_DIR, ownerId);
+    // `old`'s images are from well before; `recent`'s were just made (a create may still be under way) ...
+    const longAgo = new Date(Date.now() - 10 * 60_000);
+    for (const d of ['workspace', 'home']) await utimes(path.join(dir, `${old}.${d}.img`), longAgo, longAgo);
+    // ... except that its home image was deleted while still attached.
+    await rm(path.join(dir, `${recent}.home.img`));
+
+    const removed = await driver.reap(new Set());
+    expect(removed).toContain(old);
+    expect(removed).not.toContain(recent);
+    const left = await hostDisks(ownerId);
+    expect(left.images).toEqual([`${recent}.workspace.img`]);
+    expect(left.loops).toEqual([expect.stringMatching(new RegExp(`${recent}\\.workspace\\.img$`))]);
+
+    // Live sessions are never touched, however old their images.
+    await utimes(path.join(dir, `${recent}.workspace.img`), longAgo, longAgo);
+    expect(await driver.reap(new Set([recent]))).toEqual([]);
+    expect((await hostDisks(ownerId)).images).toEqual([`${recent}.workspace.img`]);
+    expect(await driver.reap(new Set())).toEqual([recent]);
+    expect(await hostDisks(ownerId)).toEqual({ images: [], loops: [] });
+  });
 });
 
 describe('Docker sandbox hardening', () => {

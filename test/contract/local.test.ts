@@ -16,7 +16,7 @@ function localSpec(sessionId: string): SandboxSpec {
     sessionId,
     image: 'unused-by-local',
     network: 'isolated',
-    resources: { cpus: 1, memoryMb: 512, pids: 256 },
+    resources: { cpus: 1, memoryMb: 512, pids: 256, diskMb: 1024 },
     capAdd: [],
     env: {},
     size: { cols: 120, rows: 40 },

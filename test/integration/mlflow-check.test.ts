@@ -88,7 +88,7 @@ describe('checks against a real MLflow server in a sandbox', () => {
       sessionId,
       image: IMAGE,
       network: 'isolated',
-      resources: { cpus: 2, memoryMb: 2048, pids: 512 },
+      resources: { cpus: 2, memoryMb: 2048, pids: 512, diskMb: 2048 },
       capAdd: [],
       env: { MLFLOW_TRACKING_URI: 'http://127.0.0.1:5000' },
       size: { cols: 120, rows: 40 },

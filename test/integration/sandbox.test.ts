@@ -1,14 +1,17 @@
 /**
  * What a candidate finds from inside the sandbox, typed into the terminal as they would:
- * not root, no capabilities, no engine socket, and a fork bomb that the pids limit stops
- * while the API keeps answering.
+ * not root, no capabilities, no engine socket, a workspace of the configured size, and a
+ * fork bomb that the pids limit stops while the API keeps answering.
  */
+import path from 'node:path';
 import Docker from 'dockerode';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { imagesUnder, loopsUnder } from '../helpers/host-disks.js';
 import type { ServerProcess } from '../helpers/server-process.js';
 import { serverWithSession, engineResources, openTerminal, PROMPT, type CreatedSession } from '../helpers/session-flow.js';
 
 const PIDS_LIMIT = 128;
+const DISK_MB = 128;
 
 describe('inside the sandbox', () => {
   let server: ServerProcess;
@@ -17,7 +20,7 @@ describe('inside the sandbox', () => {
   let close: () => Promise<void>;
 
   beforeAll(async () => {
-    ({ server, session, close } = await serverWithSession({ OPSLAB_SANDBOX_PIDS: String(PIDS_LIMIT) }));
+    ({ server, session, close } = await serverWithSession({ OPSLAB_SANDBOX_PIDS: String(PIDS_LIMIT), OPSLAB_SANDBOX_DISK_MB: String(DISK_MB) }));
   });
 
   afterAll(async () => {
@@ -35,6 +38,25 @@ describe('inside the sandbox', () => {
     for (const cap of ['CapEff', 'CapPrm', 'CapBnd', 'CapAmb']) expect(out).toMatch(new RegExp(`${cap}:\\s+0{16}`));
     expect(out).toMatch(/^2\r?$/m); // both socket paths missing
     await c.close();
+  });
+
+  it('gives the workspace a file system of OPSLAB_SANDBOX_DISK_MB, as GET /api/health says', async () => {
+    const health = await server.api<{ diskLimit: { enabled: boolean; detail: string } }>('GET', '/api/health');
+    expect(health.body.diskLimit.enabled, health.body.diskLimit.detail).toBe(true);
+    expect(health.body.diskLimit.detail).toContain(path.join(server.dataDir, 'disks'));
+    const c = await openTerminal(server, session.id, session.candidateToken);
+    await c.waitForText(PROMPT);
+    c.type('df -P -k /workspace | tail -1 | awk \'{print "size=" $2 " on=" $6}\'; echo measured-$((1+1))\r');
+    await c.waitForText('measured-2');
+    const [, kb, on] = /size=(\d+) on=(\S+)/.exec(c.plain()) ?? [];
+    expect(on).toBe('/workspace');
+    expect(Number(kb) / 1024).toBeGreaterThan(DISK_MB * 0.85);
+    expect(Number(kb) / 1024).toBeLessThanOrEqual(DISK_MB);
+    await c.close();
+    expect((await imagesUnder(path.join(server.dataDir, 'disks'))).map((f) => path.basename(f))).toEqual([
+      `${session.id}.home.img`,
+      `${session.id}.workspace.img`,
+    ]);
   });
 
   it('stops a fork bomb at the pids limit while the API keeps answering', async () => {
@@ -66,5 +88,8 @@ describe('inside the sandbox', () => {
     const end = await server.api<{ state: string }>('POST', `/api/sessions/${session.id}/end`);
     expect(end.body.state).toBe('ended');
     expect(await engineResources(session.id)).toEqual([]);
+    // ... and the disks on the host.
+    expect(await imagesUnder(path.join(server.dataDir, 'disks'))).toEqual([]);
+    expect(loopsUnder(server.dataDir)).toEqual([]);
   });
 });

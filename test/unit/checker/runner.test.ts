@@ -41,7 +41,7 @@ describe('gradeSandbox', () => {
       sessionId: `runner-${randomUUID().slice(0, 8)}`,
       image: 'unused',
       network: 'isolated',
-      resources: { cpus: 1, memoryMb: 256, pids: 64 },
+      resources: { cpus: 1, memoryMb: 256, pids: 64, diskMb: 256 },
       capAdd: [],
       env: {},
       size: { cols: 80, rows: 24 },

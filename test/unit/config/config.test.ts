@@ -45,7 +45,7 @@ describe('loadConfig', () => {
       defaultDurationMinutes: 60, maxDurationMinutes: 240, readyTimeoutSeconds: 120,
       reaperIntervalSeconds: 30, ticketTtlSeconds: 30, expiryCheckSeconds: 5, maxLive: 50, createPerMinute: 20,
     });
-    expect(config.sandbox).toEqual({ cpus: 1, memoryMb: 1024, pids: 256 });
+    expect(config.sandbox).toEqual({ cpus: 1, memoryMb: 1024, pids: 256, diskMb: 2048 });
     expect(config.terminal).toEqual({ highWatermarkBytes: 524288, lowWatermarkBytes: 131072, maxQueueBytes: 8388608 });
   });
 
@@ -77,6 +77,7 @@ describe('loadConfig', () => {
         OPSLAB_SANDBOX_CPUS: '0.5',
         OPSLAB_SANDBOX_MEMORY_MB: '2048',
         OPSLAB_SANDBOX_PIDS: '512',
+        OPSLAB_SANDBOX_DISK_MB: '4096',
       },
     });
     expect(config.server).toEqual({
@@ -94,7 +95,7 @@ describe('loadConfig', () => {
       defaultDurationMinutes: 30, maxDurationMinutes: 90, readyTimeoutSeconds: 60,
       reaperIntervalSeconds: 10, ticketTtlSeconds: 15, expiryCheckSeconds: 2, maxLive: 7, createPerMinute: 9,
     });
-    expect(config.sandbox).toEqual({ cpus: 0.5, memoryMb: 2048, pids: 512 });
+    expect(config.sandbox).toEqual({ cpus: 0.5, memoryMb: 2048, pids: 512, diskMb: 4096 });
   });
 
   it('treats an empty variable as unset', () => {

@@ -293,7 +293,7 @@ describe('SessionService with the local driver', () => {
       sessionId: over.id,
       image: 'unused',
       network: 'isolated',
-      resources: { cpus: 1, memoryMb: 512, pids: 256 },
+      resources: { cpus: 1, memoryMb: 512, pids: 256, diskMb: 1024 },
       capAdd: [],
       env: {},
       size: { cols: 80, rows: 24 },
