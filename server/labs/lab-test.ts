@@ -15,7 +15,7 @@ import { gradeSandbox } from '../checker/runner.js';
 import type { Report } from '../checker/report.js';
 import type { SandboxDriver, SandboxRef } from '../sandbox/driver.js';
 import { runSetupSteps } from '../sessions/setup.js';
-import { buildStarterRepo } from '../sessions/starter.js';
+import { buildStarterRepo, startAfterSetup } from '../sessions/starter.js';
 import { graderDirOf } from './images.js';
 import type { Lab } from './loader.js';
 
@@ -152,6 +152,7 @@ export async function testLab(
         await repo.dispose();
       }
       await runSetupSteps(options.driver, ref, lab.setup, { logger: log });
+      const start = await startAfterSetup(options.driver, ref, repo.commit);
       for (const layer of attempt.layers) await applyLayer(options.driver, ref, layer, lab.dir);
       const report = await gradeSandbox({
         sessionId,
@@ -160,7 +161,7 @@ export async function testLab(
         checks: lab.checks,
         driver: options.driver,
         ref,
-        startRef: repo.commit,
+        startRef: start,
         logger: log,
       });
       const verdict = attempt.judge(report);

@@ -21,7 +21,7 @@ import { TerminalHub } from '../terminal/hub.js';
 import { CLOSE_CODES } from '../terminal/protocol.js';
 import { archiveWorkspace } from './archive.js';
 import { runSetupSteps } from './setup.js';
-import { START_TAG, buildStarterRepo } from './starter.js';
+import { START_TAG, buildStarterRepo, startAfterSetup } from './starter.js';
 import { gradeSandbox } from '../checker/runner.js';
 import type { Report } from '../checker/report.js';
 import type { GradeRecord, GradeTrigger } from '../store/grades-repo.js';
@@ -184,6 +184,8 @@ export class SessionService {
       this.deps.store.sessions.setStartCommit(session.id, repo.commit);
       await runSetupSteps(this.deps.driver, ref, lab.setup, { signal: abort.signal, logger: log });
       abort.signal.throwIfAborted();
+      const start = await startAfterSetup(this.deps.driver, ref, repo.commit);
+      if (start !== repo.commit) this.deps.store.sessions.setStartCommit(session.id, start);
       await this.startHub(session.id, ref, session.termSize);
       const ready = this.deps.store.sessions.transition(session.id, ['starting'], 'ready', { readyAt: this.now() });
       if (!ready) {

@@ -8,6 +8,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { simpleGit } from 'simple-git';
+import type { SandboxDriver, SandboxRef } from '../sandbox/driver.js';
 
 export const START_TAG = 'opslab-start';
 
@@ -59,4 +60,19 @@ export async function buildStarterRepo(options: {
     await dispose();
     throw e;
   }
+}
+
+/**
+ * Where the candidate's own work begins: the repository as they first see it, after the
+ * setup steps, which may commit (a lab that stages a release history for an incident).
+ * When setup moved HEAD, the `opslab-start` tag follows it, and the report counts and
+ * diffs the candidate's commits from there. Returns the start commit (`built` when setup
+ * left the history alone or HEAD cannot be read).
+ */
+export async function startAfterSetup(driver: SandboxDriver, ref: SandboxRef, built: string): Promise<string> {
+  const head = await driver.exec(ref, ['git', 'rev-parse', '--verify', '--quiet', 'HEAD^{commit}'], { timeoutMs: 10_000 });
+  const commit = head.stdout.trim();
+  if (head.exitCode !== 0 || !/^[0-9a-f]{40,64}$/.test(commit) || commit === built) return built;
+  await driver.exec(ref, ['git', 'tag', '--force', START_TAG, commit], { timeoutMs: 10_000 });
+  return commit;
 }

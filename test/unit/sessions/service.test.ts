@@ -19,7 +19,7 @@ import { isLive } from '../../../server/sessions/state.js';
 import type { SessionEvent } from '../../../server/store/events-repo.js';
 import type { Session } from '../../../server/store/sessions-repo.js';
 import { openStore, type Store } from '../../../server/store/store.js';
-import { writeLab } from '../labs/fixtures.js';
+import { labYamlLines, writeLab } from '../labs/fixtures.js';
 import { addSession, addUser, manualClock } from '../store/fixtures.js';
 
 const MINUTE = 60_000;
@@ -55,6 +55,17 @@ function harness(o: { allowUnisolated?: boolean; driver?: typeof LocalDriver } =
   const labsDir = path.join(dir, 'labs');
   mkdirSync(path.join(dataDir, 'recordings'), { recursive: true });
   writeLab(labsDir, 'tiny', { 'starter/README.md': '# Tiny\n\nStart here.\n' });
+  // A lab whose setup stages history (a release someone else made) before the candidate arrives.
+  writeLab(labsDir, 'history', {
+    'starter/README.md': '# History\n',
+    'lab.yaml': `${[
+      ...labYamlLines('history').slice(0, 5),
+      'setup:',
+      '  - run: echo v2 > VERSION && git add VERSION && git -c user.name=Dana -c user.email=dana@example.com commit -qm "Release 2.0"',
+      '    user: candidate',
+      ...labYamlLines('history').slice(5),
+    ].join('\n')}\n`,
+  });
   // A starter with a FIFO in it: fs.cp refuses to copy one, so the starter cannot be built.
   const fifoLab = writeLab(labsDir, 'fifo', { 'starter/README.md': 'fifo\n' });
   execFileSync('mkfifo', [path.join(fifoLab, 'starter', 'pipe')]);
@@ -158,6 +169,17 @@ describe('SessionService with the local driver', () => {
     expect(await git(h.driver, ref, 'config', 'user.name')).toBe('Ada Lovelace\n');
     expect(await git(h.driver, ref, 'status', '--porcelain')).toBe('');
     expect(await git(h.driver, ref, 'show', 'opslab-start:README.md')).toBe('# Tiny\n\nStart here.\n');
+  });
+
+  it("starts the candidate's history after the setup steps: commits setup made are not theirs", async () => {
+    const h = harness();
+    const s = await settled(h.service, (await h.create('history')).id);
+    expect(s.state).toBe('ready');
+    const ref = s.sandbox as SandboxRef;
+    const head = (await git(h.driver, ref, 'rev-parse', 'HEAD')).trim();
+    expect(await git(h.driver, ref, 'log', '--format=%s')).toBe('Release 2.0\nStart of the exercise\n');
+    expect(s.startCommit).toBe(head);
+    expect((await git(h.driver, ref, 'rev-parse', 'opslab-start^{commit}')).trim()).toBe(head);
   });
 
   it('ends a session: ended, endedAt set, sandbox gone; ending again is WRONG_STATE', async () => {
