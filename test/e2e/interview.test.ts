@@ -178,8 +178,9 @@ describe('an interview in the browser', () => {
     await screenshot(candidate, '07-candidate-reconnecting');
     await server.spawn();
     await expect.poll(() => candidate.getByTestId('connection-state').getAttribute('data-state'), { timeout: 30_000 }).toBe('connected');
-    // The screen came back (replayed by the server), and the shell kept its variable.
-    expect(await terminalText(candidate)).toContain('DONE-42');
+    // The screen comes back (replayed by the server, just after the connection opens), and
+    // the shell kept its variable.
+    await expect.poll(() => terminalText(candidate), { timeout: 10_000 }).toContain('DONE-42');
     await candidate.getByTestId('terminal').click();
     await candidate.keyboard.type('echo "$MARK"\n');
     await waitForTerminal(candidate, /\nkept-25/);
