@@ -6,9 +6,9 @@
  * metadata address and the private networks around the host.
  *
  * Rules, keyed on the sandbox subnet pool (every session network is carved from it):
- *   INPUT        -s POOL -j DROP                  no port on the host, on any address
- *   DOCKER-USER  -s POOL -d 169.254.0.0/16 DROP   link-local: cloud metadata
- *   DOCKER-USER  -s POOL -d <private ranges> DROP other sandboxes, the host's LAN
+ *   INPUT        -i br-+ -s POOL -j DROP                  no port on the host, any address
+ *   DOCKER-USER  -i br-+ -s POOL -d 169.254.0.0/16 DROP   link-local: cloud metadata
+ *   DOCKER-USER  -i br-+ -s POOL -d <private ranges> DROP other sandboxes, the host's LAN
  * Traffic inside a sandbox (the grader calling the candidate's service on 127.0.0.1)
  * and Docker's embedded DNS stay inside the container's namespace and are not touched.
  *
@@ -35,9 +35,12 @@ export interface NetworkGuardStatus {
 
 export function guardRules(pool: string): { chain: string; rule: string[] }[] {
   const tag = ['-m', 'comment', '--comment', COMMENT];
+  // Only what arrives from a user-defined Docker bridge (br-<id>, where every session
+  // network lives): a LAN that happens to use the pool's range reaches the host as before.
+  const fromBridge = ['-i', 'br-+', '-s', pool];
   return [
-    { chain: 'INPUT', rule: ['-s', pool, ...tag, '-j', 'DROP'] },
-    ...BLOCKED_DESTINATIONS.map((d) => ({ chain: 'DOCKER-USER', rule: ['-s', pool, '-d', d, ...tag, '-j', 'DROP'] })),
+    { chain: 'INPUT', rule: [...fromBridge, ...tag, '-j', 'DROP'] },
+    ...BLOCKED_DESTINATIONS.map((d) => ({ chain: 'DOCKER-USER', rule: [...fromBridge, '-d', d, ...tag, '-j', 'DROP'] })),
   ];
 }
 
