@@ -6,7 +6,7 @@ import net from 'node:net';
 import Docker from 'dockerode';
 import { afterAll, beforeAll, describe, expect } from 'vitest';
 import { ServerProcess } from '../helpers/server-process.js';
-import { createSession, openTerminal, PROMPT, ticketFor, waitForState, type CreatedSession } from '../helpers/session-flow.js';
+import { createSession, openTerminal, PROMPT, recordingOf, ticketFor, waitForState, type CreatedSession } from '../helpers/session-flow.js';
 import { stripAnsi, TerminalClient } from '../helpers/terminal-client.js';
 import { attack } from './row.js';
 
@@ -106,13 +106,8 @@ describe('faults around a live session', () => {
 
     // The recording goes on: both sides of the restart and the output made in between, once each.
     await new Promise((r) => setTimeout(r, 1500));
-    const rec = await server.api<string>('GET', `/api/sessions/${session.id}/recording`);
-    const events = String(rec.body)
-      .trimEnd()
-      .split('\n')
-      .slice(1)
-      .map((l) => JSON.parse(l) as [number, string, string]);
-    const out = stripAnsi(events.filter((e) => e[1] === 'o').map((e) => e[2]).join(''));
+    const { events, text } = await recordingOf(server, session.id);
+    const out = stripAnsi(text);
     expect(out).toContain('set-42');
     expect(out.match(/while-down-77/g)?.length).toBe(1);
     expect(out).toContain('again-42-');

@@ -6,7 +6,7 @@
 import fs from 'node:fs';
 import { afterAll, beforeAll, describe, expect } from 'vitest';
 import { ServerProcess } from '../helpers/server-process.js';
-import { createSession, openTerminal, PROMPT, waitForState, type CreatedSession } from '../helpers/session-flow.js';
+import { createSession, openTerminal, PROMPT, recordingOf, waitForState, type CreatedSession } from '../helpers/session-flow.js';
 import type { TerminalClient } from '../helpers/terminal-client.js';
 import { stripAnsi } from '../helpers/terminal-client.js';
 import { attack } from './row.js';
@@ -80,17 +80,7 @@ describe('load', () => {
       await new Promise((r) => setTimeout(r, 2_000)); // the recorder flushes every second
       let recorded = 0;
       for (const [i, s] of sessions.entries()) {
-        const rec = await server.api<string>('GET', `/api/sessions/${s.id}/recording`);
-        const out = stripAnsi(
-          String(rec.body)
-            .trimEnd()
-            .split('\n')
-            .slice(1)
-            .map((l) => JSON.parse(l) as [number, string, string])
-            .filter((e) => e[1] === 'o')
-            .map((e) => e[2])
-            .join(''),
-        );
+        const out = stripAnsi((await recordingOf(server, s.id)).text);
         expect(tokens(out, 'out'), `session ${i}: recording`).toEqual(range(LINES));
         recorded += LINES;
       }

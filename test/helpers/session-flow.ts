@@ -84,3 +84,18 @@ export async function engineResources(sessionId: string): Promise<string[]> {
 
 /** The candidate's prompt at the end of the output (match against plain text). */
 export const PROMPT = /candidate@opslab:[^\n]*\$ $/;
+
+/** The session's asciicast recording through the API: its header, its events and the output text. */
+export async function recordingOf(
+  server: ServerProcess,
+  id: string,
+): Promise<{ status: number; contentType: string | null; header: Record<string, unknown>; events: [number, string, string][]; text: string }> {
+  const rec = await server.api<string>('GET', `/api/sessions/${id}/recording`);
+  const [head = '{}', ...lines] = String(rec.body).trimEnd().split('\n');
+  const events = lines.map((l) => JSON.parse(l) as [number, string, string]);
+  const text = events
+    .filter((e) => e[1] === 'o')
+    .map((e) => e[2])
+    .join('');
+  return { status: rec.status, contentType: rec.headers.get('content-type'), header: JSON.parse(head) as Record<string, unknown>, events, text };
+}

@@ -7,7 +7,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ServerProcess } from '../helpers/server-process.js';
-import { serverWithSession, engineResources, openTerminal, PROMPT, type CreatedSession } from '../helpers/session-flow.js';
+import { serverWithSession, engineResources, openTerminal, PROMPT, recordingOf, type CreatedSession } from '../helpers/session-flow.js';
 import { stripAnsi, type TerminalClient } from '../helpers/terminal-client.js';
 
 /** Lines that are only a number, in the order they appear. */
@@ -116,18 +116,11 @@ describe('a live session over the terminal WebSocket', () => {
 
     // The recording (flushed at least every second) holds every byte of it.
     await new Promise((r) => setTimeout(r, 1500));
-    const rec = await server.api<string>('GET', `/api/sessions/${session.id}/recording`);
+    const rec = await recordingOf(server, session.id);
     expect(rec.status).toBe(200);
-    expect(rec.headers.get('content-type')).toContain('application/x-asciicast');
-    const lines = String(rec.body).trimEnd().split('\n');
-    expect(JSON.parse(lines[0] ?? '{}')).toMatchObject({ version: 2 });
-    const recorded = lines
-      .slice(1)
-      .map((l) => JSON.parse(l) as [number, string, string])
-      .filter((e) => e[1] === 'o')
-      .map((e) => e[2])
-      .join('');
-    expectSequence(numberLines(recorded), 200000);
+    expect(rec.contentType).toContain('application/x-asciicast');
+    expect(rec.header).toMatchObject({ version: 2 });
+    expectSequence(numberLines(rec.text), 200000);
   });
 
   it('ends the session: the terminal closes, the invite stops working, and no container, network or volume is left', async () => {
