@@ -114,6 +114,9 @@ const RawConfigSchema = z
         highWatermarkBytes: intIn(1024, 1 << 30).default(524_288),
         lowWatermarkBytes: intIn(0, 1 << 30).default(131_072),
         maxQueueBytes: intIn(1024, 1 << 30).default(8_388_608),
+        // A session's recording past this keeps a picture of the screen every 2 s instead
+        // of every byte (a candidate running `yes` would otherwise fill the disk).
+        recordingMaxMb: intIn(1, 65_536).default(64),
       })
       .prefault({}),
   })
@@ -197,6 +200,7 @@ export const ENV_VARS: readonly EnvVar[] = [
   { name: 'OPSLAB_SANDBOX_MEMORY_MB', path: 'sandbox.memoryMb', kind: 'int' },
   { name: 'OPSLAB_SANDBOX_PIDS', path: 'sandbox.pids', kind: 'int' },
   { name: 'OPSLAB_SANDBOX_DISK_MB', path: 'sandbox.diskMb', kind: 'int' },
+  { name: 'OPSLAB_RECORDING_MAX_MB', path: 'terminal.recordingMaxMb', kind: 'int' },
 ];
 
 /** Names the config reads that are not settings in the table. */

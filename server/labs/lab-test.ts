@@ -138,6 +138,7 @@ export async function testLab(
         memoryMb: lab.resources.memoryMb ?? 1024,
         pids: lab.resources.pids ?? 512,
         diskMb: lab.resources.diskMb ?? options.defaultDiskMb ?? 2048,
+        ...(lab.resources.tmpfs ? { tmpfs: lab.resources.tmpfs } : {}),
       },
       capAdd: lab.capabilities,
       env: lab.env,

@@ -7,6 +7,20 @@ import { z } from 'zod';
 
 export const LAB_ID = /^[a-z0-9][a-z0-9-]{0,62}$/;
 
+/**
+ * Paths the sandbox already mounts, or that must stay on the image: a lab's tmpfs may
+ * not be one of them or lie inside one.
+ */
+const RESERVED_MOUNTS = ['/workspace', '/home', '/tmp', '/var/tmp', '/run', '/var/log', '/var/lib/opslab', '/dev', '/proc', '/sys', '/etc', '/usr', '/bin', '/sbin', '/lib', '/lib64', '/grader'];
+
+/** Why `path` cannot be a lab's tmpfs directory, or undefined if it can. */
+function tmpfsPathProblem(path: string): string | undefined {
+  if (!/^(\/[A-Za-z0-9._-]+)+$/.test(path)) return 'expected an absolute path like /srv/mlflow (letters, digits, . _ -; no trailing slash)';
+  if (path.split('/').some((seg) => seg === '.' || seg === '..')) return 'expected a path without . or .. segments';
+  if (RESERVED_MOUNTS.some((r) => path === r || path.startsWith(`${r}/`))) return `must not be or lie inside ${RESERVED_MOUNTS.join(', ')}`;
+  return undefined;
+}
+
 export const resourcesSchema = z
   .object({
     cpus: z.number().positive().max(8).optional(),
@@ -14,6 +28,22 @@ export const resourcesSchema = z
     pids: z.number().int().min(32).max(4096).optional(),
     /** Size of the workspace's file system in MB; writing past it is "No space left on device". */
     diskMb: z.number().int().min(64).max(65_536).optional(),
+    /**
+     * Memory-backed directories (path: size in MB) for the data of the lab's own services,
+     * e.g. an MLflow server's store: what a candidate makes them write stays bounded
+     * instead of growing the container's root file system. Counts against memoryMb.
+     */
+    tmpfs: z
+      .record(z.string(), z.number().int().min(1).max(4096))
+      .superRefine((m, ctx) => {
+        // Per key, so the error names the path at its own line (zod's record keys only say "Invalid key").
+        for (const path of Object.keys(m)) {
+          const problem = tmpfsPathProblem(path);
+          if (problem) ctx.addIssue({ code: 'custom', path: [path], message: problem, input: path });
+        }
+        if (Object.keys(m).length > 8) ctx.addIssue({ code: 'custom', message: 'at most 8 tmpfs directories', input: m });
+      })
+      .optional(),
   })
   .strict();
 

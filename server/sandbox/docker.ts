@@ -234,8 +234,8 @@ export class DockerDriver implements SandboxDriver {
             // overlayfs as remote and polls once a second instead of using inotify.
             { Type: 'volume', Source: names.ttyVolume, Target: TTY_LOG_DIR },
           ],
-          // /tmp, /var/tmp and /dev/shm: memory-backed and bounded.
-          ...scratchMounts(spec.resources.memoryMb),
+          // /tmp, /var/tmp, /dev/shm, /run, /var/log and the lab's tmpfs: memory-backed and bounded.
+          ...scratchMounts(spec.resources.memoryMb, spec.resources.tmpfs),
           ...limitsFor(spec.resources),
         },
       });

@@ -23,6 +23,8 @@ export interface SandboxResources {
    * `diskLimit.enabled`) make writing past it fail with ENOSPC inside the sandbox.
    */
   diskMb: number;
+  /** Memory-backed directories for the lab's services (path: MB), besides the sandbox's own. */
+  tmpfs?: Record<string, number>;
 }
 
 export interface SandboxSpec {

@@ -58,8 +58,33 @@ export function workspaceInitScript(candidateCaps: readonly string[]): string {
     `chmod 700 ${TTY_LOG_DIR}`,
     `(umask 077; : > ${TTY_LOG})`,
     `cd ${WORKSPACE_PATH}`,
+    `{ ${ttyLogTrimLoop()} & }`,
     `exec script -q -f -O ${TTY_LOG} -c "${loop.replace(/"/g, '\\"')}"`,
   ].join(' && ');
+}
+
+/** Output bytes of the log kept on disk: comfortably more than a re-attach reads back. */
+export const TTY_LOG_KEEP_BYTES = 48 * 1024 * 1024;
+const TTY_LOG_BLOCK = 4096;
+
+/**
+ * Keeps the log's disk use bounded while a candidate prints without end (`yes`): once a
+ * second, the blocks older than the last TTY_LOG_KEEP_BYTES are punched out
+ * (`fallocate --punch-hole`). The file keeps its length, so every byte keeps its absolute
+ * offset and the readers (ttyHistoryScript, ttyReaderScript) work unchanged; a reader
+ * that fell further behind than that reads the punched span as NUL bytes, which
+ * terminals ignore. The first block (the `script` header line) is never punched. Runs as
+ * root, so the candidate cannot stop it. Where the file system cannot punch holes, the
+ * log grows as before.
+ */
+export function ttyLogTrimLoop(): string {
+  const keep = TTY_LOG_KEEP_BYTES;
+  const b = TTY_LOG_BLOCK;
+  return (
+    `p=${b}; while sleep 1; do s=$(stat -c %s ${TTY_LOG} 2>/dev/null) || continue; ` +
+    `e=$(( (s - ${keep}) / ${b} * ${b} )); ` +
+    `if [ $e -gt $p ] && fallocate --punch-hole --offset $p --length $((e - p)) ${TTY_LOG} 2>/dev/null; then p=$e; fi; done`
+  );
 }
 
 /*
@@ -103,16 +128,30 @@ export function limitsFor(resources: Pick<SandboxSpec['resources'], 'cpus' | 'me
 }
 
 /**
- * The candidate's scratch space besides the workspace and home disks: /tmp and /var/tmp
- * as tmpfs (their pages count against the container's memory limit, so they are small
- * shares of it) and /dev/shm likewise. `exec`: Docker mounts tmpfs noexec by default,
- * and candidates run scripts from /tmp; nosuid and nodev as everywhere the candidate writes.
+ * Everything writable besides the workspace and home disks is memory-backed and bounded
+ * (tmpfs pages count against the container's memory limit, so each is a small share of
+ * it), so nothing a candidate does, directly or through a lab's root services, grows the
+ * container's root file system on the host's disk:
+ * - /tmp, /var/tmp and /dev/shm for the candidate. `exec`: Docker mounts tmpfs noexec by
+ *   default, and candidates run scripts from /tmp;
+ * - /run and /var/log (root's, as on a real host where /run is a tmpfs too) for the state
+ *   and logs of the lab's services; the image's install logs in /var/log are hidden;
+ * - the lab's own `resources.tmpfs` directories (an MLflow server's store).
+ * nosuid and nodev everywhere.
  */
-export function scratchMounts(memoryMb: number): { Tmpfs: Record<string, string>; ShmSize: number } {
+export function scratchMounts(memoryMb: number, labTmpfs: Record<string, number> = {}): { Tmpfs: Record<string, string>; ShmSize: number } {
   const mb = (n: number) => Math.max(8, Math.floor(n));
-  const tmpfs = (sizeMb: number) => `rw,exec,nosuid,nodev,mode=1777,size=${mb(sizeMb)}m`;
+  const scratch = (sizeMb: number) => `rw,exec,nosuid,nodev,mode=1777,size=${mb(sizeMb)}m`;
+  const rootOwned = (sizeMb: number) => `rw,nosuid,nodev,mode=755,size=${mb(sizeMb)}m`;
+  const lab = Object.fromEntries(Object.entries(labTmpfs).map(([p, size]) => [p, `rw,nosuid,nodev,mode=755,size=${Math.max(1, Math.floor(size))}m`]));
   return {
-    Tmpfs: { '/tmp': tmpfs(Math.min(512, memoryMb / 4)), '/var/tmp': tmpfs(Math.min(128, memoryMb / 8)) },
+    Tmpfs: {
+      '/tmp': scratch(Math.min(512, memoryMb / 4)),
+      '/var/tmp': scratch(Math.min(128, memoryMb / 8)),
+      '/run': rootOwned(Math.min(64, memoryMb / 16)),
+      '/var/log': rootOwned(Math.min(128, memoryMb / 8)),
+      ...lab,
+    },
     ShmSize: mb(Math.min(64, memoryMb / 8)) * 1024 * 1024,
   };
 }

@@ -50,6 +50,10 @@ export interface TerminalHubOptions {
   scrollback?: number;
   /** Recorder flush period; 1 s by default. */
   recordFlushMs?: number;
+  /** Recording size past which it keeps screen pictures instead of output (Recorder `maxCastBytes`). */
+  recordingMaxBytes?: number;
+  /** Once the recording is capped: at most one screen picture per this period, while output flows. */
+  screenPictureMs?: number;
 }
 
 export interface HubStats {
@@ -86,6 +90,8 @@ export class TerminalHub {
   private utf8Tail: Buffer = Buffer.alloc(0);
   /** One snapshot serves every viewer that asks before more output arrives. */
   private sharedSnapshot: Promise<Buffer> | undefined;
+  /** The next screen picture for a capped recording, while one is due. */
+  private pictureTimer: NodeJS.Timeout | undefined;
 
   static async start(options: TerminalHubOptions): Promise<TerminalHub> {
     const limits = { ...DEFAULT_HUB_LIMITS, ...options.limits };
@@ -100,6 +106,7 @@ export class TerminalHub {
         size: options.size,
         flushIntervalMs: options.recordFlushMs,
         onError: (err) => log.error({ err }, 'recording stopped: write failed'),
+        maxCastBytes: options.recordingMaxBytes,
       });
     } catch (err) {
       throw new AppError('INTERNAL', `cannot open the terminal recording: ${describeError(err)}`, { cause: err });
@@ -213,6 +220,12 @@ export class TerminalHub {
   close(options: { code?: number; reason?: string } = {}): Promise<void> {
     this.closing ??= (async () => {
       this.stream.close();
+      if (this.pictureTimer) {
+        clearTimeout(this.pictureTimer);
+        this.pictureTimer = undefined;
+        // The last picture: the screen as the session left it.
+        await this.screen.snapshot({ scrollback: 0 }).then((text) => this.recorder.writeScreen(text), () => undefined);
+      }
       for (const viewer of this.viewers) viewer.close(options.code ?? CLOSE_CODES.GOING_AWAY, options.reason ?? 'terminal closed');
       this.viewers.clear();
       this.screen.dispose();
@@ -249,6 +262,7 @@ export class TerminalHub {
     this.bytesIn += chunk.length;
     this.recorder.write(chunk);
     this.writeScreen(chunk);
+    if (this.recorder.capped) this.schedulePicture();
     const item: OutputItem = { kind: 'data', buf: chunk };
     for (const viewer of this.viewers) viewer.enqueueOutput(item);
     this.updateFlow();
@@ -260,6 +274,27 @@ export class TerminalHub {
     this.screen.write(data);
     const probe = data.length >= 3 ? data.subarray(-3) : Buffer.concat([this.utf8Tail, data]).subarray(-3);
     this.utf8Tail = Buffer.from(probe.subarray(probe.length - incompleteUtf8Tail(probe)));
+  }
+
+  /**
+   * A capped recording gets a picture of the visible screen at most once per period while
+   * output flows (xterm's serializer, without scrollback: a few KB), so the replay still
+   * shows what the candidate saw.
+   */
+  private schedulePicture(): void {
+    if (this.pictureTimer || this.closing) return;
+    this.pictureTimer = setTimeout(() => {
+      this.screen.snapshot({ scrollback: 0 }).then(
+        (text) => {
+          this.pictureTimer = undefined;
+          this.recorder.writeScreen(text);
+        },
+        () => {
+          this.pictureTimer = undefined; // disposed: the hub is closing
+        },
+      );
+    }, this.options.screenPictureMs ?? 2000);
+    this.pictureTimer.unref();
   }
 
   private snapshot(): Promise<Buffer> {

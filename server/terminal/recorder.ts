@@ -9,6 +9,12 @@
  * cut back to `castBytes` (dropping a tail whose checkpoint never landed) and recording
  * continues from `recordedBytes`, so every output byte lands exactly once.
  *
+ * A cap (`maxCastBytes`) bounds the file when a candidate prints without end: once the
+ * cast would pass it, a marker event says so and output text is no longer recorded; the
+ * hub then records a picture of the screen (`writeScreen`) every few seconds instead, so
+ * the replay still shows what the candidate saw, at a few KB per picture. Offsets keep
+ * counting, so a restart resumes exactly as before, still capped.
+ *
  * UTF-8: a character split across chunks is held back until it completes. The held bytes
  * are not counted in `bytes` (their text is not in the cast yet), which keeps the
  * checkpoint exact; `StringDecoder` would hold them too but cannot say how many it holds.
@@ -28,6 +34,8 @@ export interface RecorderOptions {
   now?: () => number;
   /** Write failures; the recorder stops recording after the first one. */
   onError?: (err: Error) => void;
+  /** Cast size past which output text is no longer recorded (see the file comment); none by default. */
+  maxCastBytes?: number;
 }
 
 /** How `open` found the file: new, continued from its checkpoint, or set aside and restarted. */
@@ -36,6 +44,8 @@ export type RecorderOrigin = 'created' | 'resumed' | 'recreated';
 interface Checkpoint {
   bytes: number;
   castBytes: number;
+  /** The cast reached `maxCastBytes`: only screen pictures follow. */
+  capped?: boolean;
 }
 
 /** Length of an incomplete UTF-8 sequence at the end of `buf` (0 when it ends on a boundary). */
@@ -63,6 +73,7 @@ export class Recorder {
   private readonly timer: NodeJS.Timeout;
   private closed = false;
   private failed = false;
+  private cappedNow = false;
 
   private constructor(
     readonly path: string,
@@ -72,8 +83,11 @@ export class Recorder {
     private castBytes: number,
     offset: number,
     readonly origin: RecorderOrigin,
-    private readonly options: Required<Omit<RecorderOptions, 'onError' | 'size' | 'term'>> & Pick<RecorderOptions, 'onError'>,
+    private readonly options: Required<Omit<RecorderOptions, 'onError' | 'size' | 'term' | 'maxCastBytes'>> &
+      Pick<RecorderOptions, 'onError' | 'maxCastBytes'>,
+    capped = false,
   ) {
+    this.cappedNow = capped;
     this.offset = offset;
     this.flushedOffset = offset;
     // Owned by the recorder and cleared in close(); unref so a forgotten recorder cannot
@@ -88,11 +102,13 @@ export class Recorder {
       maxBufferedChars: options.maxBufferedChars ?? 1024 * 1024,
       now: options.now ?? Date.now,
       onError: options.onError,
+      maxCastBytes: options.maxCastBytes,
     };
     const resumed = await tryResume(path);
     if (resumed) {
       const fh = await fs.open(path, 'a');
-      const rec = new Recorder(path, fh, resumed.timestamp, resumed.ckpt.castBytes, resumed.ckpt.bytes, 'resumed', opts);
+      const { ckpt } = resumed;
+      const rec = new Recorder(path, fh, resumed.timestamp, ckpt.castBytes, ckpt.bytes, 'resumed', opts, ckpt.capped === true);
       rec.resize(options.size); // the shell may come back at another size
       return rec;
     }
@@ -128,6 +144,11 @@ export class Recorder {
     return this.offset + this.carry.length;
   }
 
+  /** True once the cast reached `maxCastBytes`: output text is counted, not recorded. */
+  get capped(): boolean {
+    return this.cappedNow;
+  }
+
   /** Records output bytes (the next ones after `recordedBytes`). */
   write(chunk: Buffer): void {
     if (this.closed || this.failed || chunk.length === 0) return;
@@ -136,12 +157,32 @@ export class Recorder {
     this.carry = Buffer.from(data.subarray(complete)); // copy: do not pin the caller's chunk
     if (complete === 0) return;
     this.offset += complete;
-    this.push([this.time(), 'o', data.toString('utf8', 0, complete)]);
+    if (this.cappedNow) return;
+    const event = eventLine([this.time(), 'o', data.toString('utf8', 0, complete)]);
+    const max = this.options.maxCastBytes;
+    // Characters, not bytes, for the pending text: close enough for a cap of megabytes.
+    if (max !== undefined && this.castBytes + this.pendingChars + event.length > max) {
+      this.cappedNow = true;
+      const size = max >= 1024 * 1024 ? `${Math.round(max / (1024 * 1024))} MB` : `${Math.round(max / 1024)} KB`;
+      this.pushLine(eventLine([this.time(), 'm', `recording capped at ${size}: from here on, a picture of the screen every few seconds`]));
+      void this.flush();
+      return;
+    }
+    this.pushLine(event);
+  }
+
+  /**
+   * Records a picture of the whole screen (a serialized screen, as `Screen.snapshot`
+   * gives): the replay clears its screen and draws it. Used once the cast is capped.
+   */
+  writeScreen(text: string): void {
+    if (this.closed || this.failed) return;
+    this.pushLine(eventLine([this.time(), 'o', `\x1b[H\x1b[2J${text}`]));
   }
 
   resize(size: TermSize): void {
     if (this.closed || this.failed) return;
-    this.push([this.time(), 'r', `${size.cols}x${size.rows}`]);
+    this.pushLine(eventLine([this.time(), 'r', `${size.cols}x${size.rows}`]));
   }
 
   /**
@@ -173,8 +214,7 @@ export class Recorder {
     return Math.max(0, Math.round(t * 1e6) / 1e6);
   }
 
-  private push(event: [number, 'o' | 'r', string]): void {
-    const line = `${JSON.stringify(event)}\n`;
+  private pushLine(line: string): void {
     this.pendingText.push(line);
     this.pendingChars += line.length;
     if (this.pendingChars >= this.options.maxBufferedChars) void this.flush();
@@ -192,7 +232,7 @@ export class Recorder {
         await this.fh.write(buf);
         this.castBytes += buf.length;
       }
-      await writeCheckpoint(this.path, { bytes, castBytes: this.castBytes });
+      await writeCheckpoint(this.path, { bytes, castBytes: this.castBytes, ...(this.cappedNow ? { capped: true } : {}) });
       this.flushedOffset = bytes;
     } catch (err) {
       // A half-written append leaves castBytes unknown; stop rather than write a cast
@@ -201,6 +241,10 @@ export class Recorder {
       this.options.onError?.(err instanceof Error ? err : new Error(String(err)));
     }
   }
+}
+
+function eventLine(event: [number, 'o' | 'r' | 'm', string]): string {
+  return `${JSON.stringify(event)}\n`;
 }
 
 function checkpointPath(path: string): string {
@@ -232,7 +276,7 @@ async function tryResume(path: string): Promise<{ timestamp: number; ckpt: Check
   try {
     const parsed = JSON.parse(await fs.readFile(checkpointPath(path), 'utf8')) as Partial<Checkpoint>;
     if (!Number.isSafeInteger(parsed.bytes) || !Number.isSafeInteger(parsed.castBytes)) return undefined;
-    ckpt = { bytes: parsed.bytes!, castBytes: parsed.castBytes! };
+    ckpt = { bytes: parsed.bytes!, castBytes: parsed.castBytes!, capped: parsed.capped === true };
     if (ckpt.bytes < 0 || ckpt.castBytes <= 0) return undefined;
   } catch {
     return undefined; // no checkpoint (or unreadable): not resumable

@@ -100,16 +100,16 @@ export class Screen {
    * The screen (with scrollback and modes) as a string that recreates it when written to
    * a fresh terminal, reflecting exactly the bytes written before this call. It is
    * serialized inside the write callback: once the promise settles the parser may
-   * already have consumed later writes.
+   * already have consumed later writes. `scrollback: 0` gives only the visible screen.
    */
-  snapshot(): Promise<string> {
+  snapshot(options: { scrollback?: number } = {}): Promise<string> {
     if (this.disposed) return Promise.reject(new ScreenDisposedError());
     return new Promise<string>((resolve, reject) => {
       this.waiting.add(reject);
       this.term.write('', () => {
         if (!this.waiting.delete(reject)) return; // disposed meanwhile; already rejected
         try {
-          resolve(this.serializer.serialize());
+          resolve(this.serializer.serialize(options.scrollback === undefined ? undefined : { scrollback: options.scrollback }));
         } catch (err) {
           reject(err instanceof Error ? err : new Error(String(err)));
         }

@@ -257,10 +257,12 @@ describe('a hostile candidate inside the sandbox', () => {
   attack(
     'sandbox',
     'every directory and file uid 1000 can write (find / -writable) is on a size-limited file system',
-    'only the workspace and home disks, tmpfs and mqueue; nothing on the container root',
+    'only the workspace and home disks, tmpfs and mqueue; nothing on the container root, even where a lab opens directories to all (/run, /var/log)',
     async () => {
       requireDiskLimits();
       const ref = refs[3]!;
+      // As incident-model-service's setup does for its service's state and log.
+      await driver.exec(ref, ['install', '-d', '-m', '1777', '/run/svc', '/var/log/svc'], { user: 'root', timeoutMs: 10_000 });
       // Every writable directory and regular file, and the mount each one is on.
       const found = await sh(
         ref,
@@ -273,7 +275,7 @@ describe('a hostile candidate inside the sandbox', () => {
         mounts.set(mount, [...(mounts.get(mount) ?? []), name.join(' ')]);
       }
       // Not vacuous: the places a candidate is meant to write are found.
-      expect([...mounts.keys()]).toEqual(expect.arrayContaining(['/workspace', '/home/candidate', '/tmp', '/var/tmp']));
+      expect([...mounts.keys()]).toEqual(expect.arrayContaining(['/workspace', '/home/candidate', '/tmp', '/var/tmp', '/run', '/var/log']));
       expect(mounts.get('/'), 'writable on the container root (overlay, no limit)').toBeUndefined();
       const described: string[] = [];
       for (const mount of [...mounts.keys()].sort()) {

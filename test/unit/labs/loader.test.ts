@@ -94,6 +94,16 @@ describe('loadLabs', () => {
     expect(problems).toContainEqual(`labs/x/lab.yaml:${at('  gpus: 2')} resources.gpus: unknown field`);
   });
 
+  it("checks a lab's tmpfs directories: absolute, not inside the sandbox's own mounts, bounded", () => {
+    const lines = [...labYamlLines('x'), 'resources:', '  tmpfs:', '    /srv/mlflow: 256', '    /home/x: 8', '    srv/rel: 8', '    /srv/big: 9000'];
+    writeLab(labsDir, 'x', { 'lab.yaml': `${lines.join('\n')}\n` });
+    const problems = problemsOf('x');
+    expect(problems).toHaveLength(3);
+    expect(problems).toContainEqual(expect.stringMatching(/resources\.tmpfs\.\/home\/x: must not be or lie inside \/workspace, \/home/));
+    expect(problems).toContainEqual(expect.stringMatching(/resources\.tmpfs\.srv\/rel: expected an absolute path like \/srv\/mlflow/));
+    expect(problems).toContainEqual(expect.stringMatching(/resources\.tmpfs\.\/srv\/big: .*4096/));
+  });
+
   it('names a missing required field, at the mapping that lacks it', () => {
     writeLab(labsDir, 'x', { 'lab.yaml': yamlWithLine('x', 2, null) });
     expect(problemsOf('x')).toEqual(['labs/x/lab.yaml:1 title: is required (string)']);

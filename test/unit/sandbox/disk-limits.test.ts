@@ -55,6 +55,8 @@ describe('scratchMounts', () => {
       Tmpfs: {
         '/tmp': 'rw,exec,nosuid,nodev,mode=1777,size=256m',
         '/var/tmp': 'rw,exec,nosuid,nodev,mode=1777,size=128m',
+        '/run': 'rw,nosuid,nodev,mode=755,size=64m',
+        '/var/log': 'rw,nosuid,nodev,mode=755,size=128m',
       },
       ShmSize: 64 * 1024 * 1024,
     });
@@ -66,5 +68,11 @@ describe('scratchMounts', () => {
     expect(small.Tmpfs['/tmp']).toMatch(/size=16m$/);
     expect(small.Tmpfs['/var/tmp']).toMatch(/size=8m$/);
     expect(small.ShmSize).toBe(8 * 1024 * 1024);
+  });
+
+  it("adds the lab's own tmpfs directories, root-owned and bounded by the sizes the lab gives", () => {
+    const m = scratchMounts(1024, { '/srv/mlflow': 256 });
+    expect(m.Tmpfs['/srv/mlflow']).toBe('rw,nosuid,nodev,mode=755,size=256m');
+    expect(m.Tmpfs['/tmp']).toBe('rw,exec,nosuid,nodev,mode=1777,size=256m');
   });
 });

@@ -267,6 +267,8 @@ export async function startHub(
     size: options.size ?? { cols: 80, rows: 24 },
     limits: options.limits,
     scrollback: options.scrollback,
+    recordingMaxBytes: options.recordingMaxBytes,
+    screenPictureMs: options.screenPictureMs,
     recordingPath,
     logger: pino({ level: 'silent' }),
     onStreamClosed: (reason) => closedReasons.push(reason),
@@ -297,7 +299,7 @@ export async function readCast(path: string): Promise<{
   const header = JSON.parse(lines[0]!) as Awaited<ReturnType<typeof readCast>>['header'];
   const events = lines.slice(1).map((l) => JSON.parse(l) as [number, string, string]);
   for (const e of events) {
-    if (e.length !== 3 || typeof e[0] !== 'number' || (e[1] !== 'o' && e[1] !== 'r') || typeof e[2] !== 'string') {
+    if (e.length !== 3 || typeof e[0] !== 'number' || !['o', 'r', 'm'].includes(e[1]) || typeof e[2] !== 'string') {
       throw new Error(`bad event ${JSON.stringify(e)}`);
     }
   }

@@ -176,6 +176,22 @@ describe('TerminalHub', () => {
     await first.dispose();
   });
 
+  it('once the recording is capped, records a picture of the screen while output flows, and a last one on close', async () => {
+    fx = await startHub({ size: SIZE, recordingMaxBytes: 8_000, screenPictureMs: 50 });
+    fx.stream.emit(numberedLines(0, 1000)); // 13 KB: past the cap
+    await sleep(150);
+    fx.stream.emit('the last words\r\n');
+    await fx.hub.close();
+    const cast = await readCast(fx.recordingPath);
+    const pictures = cast.events.filter((e) => e[1] === 'o' && e[2].startsWith('\x1b[H\x1b[2J'));
+    expect(cast.events.filter((e) => e[1] === 'm')).toHaveLength(1);
+    expect(pictures.length).toBeGreaterThanOrEqual(2);
+    // A picture is the visible screen only: the rows before the last 24 are not in it.
+    expect(pictures[0]![2]).toContain('line 000999');
+    expect(pictures[0]![2]).not.toContain('line 000900');
+    expect(pictures.at(-1)![2]).toContain('the last words');
+  });
+
   it('records a gap honestly when the shell history no longer reaches the recorded offset', async () => {
     fx = await startHub({ size: SIZE });
     fx.stream.emit('early\r\n');

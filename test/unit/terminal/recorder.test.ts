@@ -1,4 +1,4 @@
-import { appendFile, copyFile, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { appendFile, copyFile, mkdtemp, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
@@ -161,5 +161,42 @@ describe('Recorder', () => {
     const r2 = await openRecorder();
     expect(r2.origin).toBe('recreated');
     expect(r2.recordedBytes).toBe(0);
+  });
+
+  it('past maxCastBytes, says so in a marker, records no more output text and keeps counting', async () => {
+    const r = await openRecorder({ maxCastBytes: 20_000 });
+    const stream = Buffer.from(numberedLines(0, 2000));
+    for (const chunk of splitRandomly(stream, 5, 700)) r.write(chunk);
+    expect(r.capped).toBe(true);
+    expect(r.recordedBytes).toBe(stream.length);
+    r.writeScreen('the screen now');
+    await r.close();
+    const { size } = await stat(path);
+    expect(size).toBeLessThan(20_000 + 500);
+    const cast = await readCast(path);
+    const markers = cast.events.filter((e) => e[1] === 'm');
+    expect(markers.map((e) => e[2])).toEqual(['recording capped at 20 KB: from here on, a picture of the screen every few seconds']);
+    const afterMarker = cast.events.slice(cast.events.indexOf(markers[0]!) + 1);
+    expect(afterMarker.map((e) => e[2])).toEqual(['\x1b[H\x1b[2Jthe screen now']);
+    // What was recorded before the cap is the exact start of the output.
+    expect(stream.toString('utf8').startsWith(cast.text.replace('\x1b[H\x1b[2Jthe screen now', ''))).toBe(true);
+  });
+
+  it('a capped recording stays capped after a restart, at the right offset', async () => {
+    const r1 = await openRecorder({ maxCastBytes: 5_000 });
+    r1.write(Buffer.from(numberedLines(0, 500)));
+    expect(r1.capped).toBe(true);
+    const total = r1.recordedBytes;
+    await r1.close();
+    const r2 = await openRecorder({ maxCastBytes: 5_000 });
+    expect(r2.origin).toBe('resumed');
+    expect(r2.capped).toBe(true);
+    expect(r2.recordedBytes).toBe(total);
+    r2.write(Buffer.from('after the restart'));
+    expect(r2.recordedBytes).toBe(total + 'after the restart'.length);
+    await r2.close();
+    const cast = await readCast(path);
+    expect(cast.text).not.toContain('after the restart');
+    expect(cast.events.filter((e) => e[1] === 'm')).toHaveLength(1);
   });
 });
