@@ -119,6 +119,19 @@ const RawConfigSchema = z
         recordingMaxMb: intIn(1, 65_536).default(64),
       })
       .prefault({}),
+    // Warm pools: per lab id, how many sandboxes wait ready (setup done) for the next
+    // session of that lab. Each serves one candidate and is never reused.
+    pools: z
+      .record(z.string(), intIn(0, 100))
+      .superRefine((pools, ctx) => {
+        // Per key, so the error names the lab (zod's record keys only say "Invalid key").
+        for (const id of Object.keys(pools)) {
+          if (!/^[a-z0-9][a-z0-9-]{0,62}$/.test(id)) {
+            ctx.addIssue({ code: 'custom', path: [id], message: 'is not a lab id (lowercase letters, digits and dashes)', input: id, params: { aboutKey: true } });
+          }
+        }
+      })
+      .default({}),
   })
   .superRefine((c, ctx) => {
     // Runs only once every field is individually valid (zod skips refinements otherwise).
@@ -165,7 +178,7 @@ export type ConfigOverrides = DeepPartial<ConfigInput>;
 // ---------------------------------------------------------------------------------
 // Environment variables: the one table mapping names to paths in the schema.
 
-type EnvKind = 'string' | 'int' | 'number' | 'bool' | 'list';
+type EnvKind = 'string' | 'int' | 'number' | 'bool' | 'list' | 'map';
 interface EnvVar {
   name: string;
   path: string;
@@ -201,6 +214,7 @@ export const ENV_VARS: readonly EnvVar[] = [
   { name: 'OPSLAB_SANDBOX_PIDS', path: 'sandbox.pids', kind: 'int' },
   { name: 'OPSLAB_SANDBOX_DISK_MB', path: 'sandbox.diskMb', kind: 'int' },
   { name: 'OPSLAB_RECORDING_MAX_MB', path: 'terminal.recordingMaxMb', kind: 'int' },
+  { name: 'OPSLAB_POOLS', path: 'pools', kind: 'map' },
 ];
 
 /** Names the config reads that are not settings in the table. */
@@ -226,6 +240,16 @@ function coerceEnv(kind: EnvKind, raw: string): unknown {
     }
     case 'list':
       return raw.split(',').map((s) => s.trim()).filter((s) => s !== '');
+    case 'map': {
+      // `hello=3,mlflow-tracking=1`: values that are not integers stay strings for the schema to name.
+      const entries = raw.split(',').map((s) => s.trim()).filter((s) => s !== '').map((pair) => {
+        const eq = pair.indexOf('=');
+        const key = eq < 0 ? pair : pair.slice(0, eq).trim();
+        const value = eq < 0 ? '' : pair.slice(eq + 1).trim();
+        return [key, /^\d+$/.test(value) ? Number(value) : value] as const;
+      });
+      return Object.fromEntries(entries);
+    }
   }
 }
 
@@ -434,7 +458,8 @@ function describeIssue(issue: z.core.$ZodIssue, merged: Obj, sources: Map<string
   const label = source === undefined ? `${p} (default)` : exact || !source.label.startsWith('OPSLAB_') ? source.label : `${source.label}[${p.split('.').pop()}]`;
   const value = getPath(merged, issue.path);
   let got = '';
-  if (SECRET_PATHS.has(p)) got = typeof value === 'string' ? `, got ${value.length} characters` : '';
+  if (issue.code === 'custom' && issue.params?.['aboutKey'] === true) got = ''; // the key is the problem; the label names it
+  else if (SECRET_PATHS.has(p)) got = typeof value === 'string' ? `, got ${value.length} characters` : '';
   else if (exact && source?.raw !== undefined) got = `, got ${JSON.stringify(source.raw)}`;
   else if (value !== undefined) got = `, got ${JSON.stringify(value)}`;
   return [{ source: label, path: p, message: `${issue.message}${got}` }];

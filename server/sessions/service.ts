@@ -3,6 +3,7 @@
  * end, expire, fail, and re-adopt live sessions after a restart. The only place that
  * moves a session's state, always through the forward-only guard in state.ts.
  */
+import fs from 'node:fs';
 import path from 'node:path';
 import type { Logger } from 'pino';
 import type { Config } from '../config.js';
@@ -10,9 +11,10 @@ import { AppError, describeError } from '../errors.js';
 import type { LabCatalog } from '../labs/catalog.js';
 import { graderDirOf, resolveLabImage } from '../labs/images.js';
 import type { Lab } from '../labs/loader.js';
-import type { SandboxDriver, SandboxRef, SandboxSpec, TermSize } from '../sandbox/driver.js';
+import type { SandboxDriver, SandboxInfo, SandboxRef, SandboxSpec, TermSize } from '../sandbox/driver.js';
 import { generateToken, hashToken } from '../auth/tokens.js';
 import { systemClock, type Clock } from '../store/clock.js';
+import { WarmPool, type PoolStatus, type WarmSandbox } from './pool.js';
 import type { SessionEvent } from '../store/events-repo.js';
 import { newId } from '../store/ids.js';
 import type { Session } from '../store/sessions-repo.js';
@@ -34,14 +36,53 @@ export interface SessionServiceDeps {
   labs: LabCatalog;
   logger: Logger;
   now?: Clock;
+  /**
+   * How long a session whose terminal dropped waits for an engine that does not answer
+   * before failing (ENGINE_WAIT_MS by default; tests shorten it).
+   */
+  engineWaitMs?: number;
 }
 
 type Listener = (event: SessionEvent) => void;
 
 const DEFAULT_SIZE: TermSize = { cols: 120, rows: 32 };
 
+/**
+ * When a terminal stream drops and the engine does not answer, how long to keep asking
+ * before failing the session. An unreachable engine says nothing about the sandbox: a
+ * dockerd restarted with `--live-restore` (how scripts/setup starts it) leaves every
+ * container running but answers nothing for a few seconds while it stops, starts and
+ * restores its containers, and failing the session then would throw away a shell that
+ * is fine. 60 s covers a slow restart on a loaded host; an engine gone for longer is
+ * treated as gone, and the session fails with that reason.
+ */
+const ENGINE_WAIT_MS = 60_000;
+/** Re-attaching to a sandbox the engine lists as running: tries before failing (a container killed a moment ago may still list as running). */
+const REATTACH_TRIES = 3;
+
+/** One question to the engine while waiting for it; a request it accepts but never answers counts as no answer. */
+const ENGINE_ASK_TIMEOUT_MS = 10_000;
+
+const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
+
+/** `promise`, or a rejection once `ms` passed (the promise itself is left to settle). */
+function within<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`${what} did not answer within ${Math.round(ms / 1000)} s`)), ms);
+  });
+  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
+}
+
+/** A pooled sandbox, set up and attached, waiting for its session. */
+interface PooledSandbox extends WarmSandbox {
+  ref: SandboxRef;
+  startCommit: string;
+}
+
 export class SessionService {
   private readonly hubs = new Map<string, TerminalHub>();
+  private readonly pool: WarmPool<PooledSandbox>;
   private readonly grading = new Map<string, Promise<Report>>();
   private readonly provisioning = new Map<string, { abort: AbortController; done: Promise<void> }>();
   private stopping = false;
@@ -53,6 +94,24 @@ export class SessionService {
   constructor(private readonly deps: SessionServiceDeps) {
     this.log = deps.logger.child({ component: 'sessions' });
     this.now = deps.now ?? systemClock;
+    // A pool for a lab that is not loaded would only fail over and over: said once, here.
+    const known = new Set(deps.labs.list().map((l) => l.id));
+    const sizes = Object.fromEntries(Object.entries(deps.config.pools).filter(([id]) => known.has(id)));
+    for (const id of Object.keys(deps.config.pools).filter((i) => !known.has(i))) {
+      this.log.error({ lab: id }, `pools: no valid lab "${id}" is loaded; its warm pool is off`);
+    }
+    this.pool = new WarmPool<PooledSandbox>({
+      sizes,
+      logger: deps.logger,
+      newId: () => newId(),
+      prepare: (labId, id, signal) => this.prepareWarm(labId, id, signal),
+      discard: (w) => this.discardWarm(w),
+    });
+  }
+
+  /** Per lab with a warm pool: its size, what waits and what is being prepared. */
+  poolStatus(): Record<string, PoolStatus> {
+    return this.pool.status();
   }
 
   // ---- queries -------------------------------------------------------------------------
@@ -124,8 +183,9 @@ export class SessionService {
     const durationMinutes = input.durationMinutes ?? lab.durationMinutes ?? this.deps.config.sessions.defaultDurationMinutes;
     const candidateToken = generateToken('candidate');
     const createdAt = this.now();
+    const warm = this.pool.claim(lab.id, (w) => this.hubs.get(w.id)?.ended === false);
     const session = this.deps.store.sessions.insert({
-      id: newId(),
+      id: warm?.id ?? newId(),
       labId: lab.id,
       candidateName: input.candidateName,
       candidateEmail: input.candidateEmail,
@@ -137,6 +197,7 @@ export class SessionService {
       termSize: DEFAULT_SIZE,
     });
     this.emit(session.id, 'state', { state: session.state });
+    if (warm) return { session: await this.adoptWarm(session, warm), candidateToken };
     const abort = new AbortController();
     const done = this.provision(session, lab, abort).catch((err: unknown) =>
       this.log.error({ err, sessionId: session.id }, 'provisioning failed unexpectedly'),
@@ -145,10 +206,10 @@ export class SessionService {
     return { session, candidateToken };
   }
 
-  private async specFor(session: Session, lab: Lab): Promise<SandboxSpec> {
+  private async specFor(sessionId: string, size: TermSize, lab: Lab): Promise<SandboxSpec> {
     const defaults = this.deps.config.sandbox;
     return {
-      sessionId: session.id,
+      sessionId,
       image: await resolveLabImage(lab, this.deps.config),
       network: lab.network,
       resources: {
@@ -156,10 +217,11 @@ export class SessionService {
         memoryMb: lab.resources.memoryMb ?? defaults.memoryMb,
         pids: lab.resources.pids ?? defaults.pids,
         diskMb: lab.resources.diskMb ?? defaults.diskMb,
+        ...(lab.resources.tmpfs ? { tmpfs: lab.resources.tmpfs } : {}),
       },
       capAdd: lab.capabilities,
       env: lab.env,
-      size: session.termSize,
+      size,
       ...(graderDirOf(lab) ? { graderDir: graderDirOf(lab) } : {}),
     };
   }
@@ -176,7 +238,7 @@ export class SessionService {
     const starter = buildStarterRepo({ starterDir: lab.starterDir, candidateName: session.candidateName });
     starter.catch(() => undefined); // awaited below; this only keeps an early failure from going unhandled
     try {
-      ref = await this.deps.driver.create(await this.specFor(session, lab), { signal: abort.signal });
+      ref = await this.deps.driver.create(await this.specFor(session.id, session.termSize, lab), { signal: abort.signal });
       this.deps.store.sessions.setSandbox(session.id, ref);
       abort.signal.throwIfAborted();
       const repo = await starter;
@@ -216,6 +278,63 @@ export class SessionService {
     }
   }
 
+  // ---- warm pools ----------------------------------------------------------------------
+
+  /**
+   * A sandbox for the pool, under the session id it will have: started, the starter
+   * committed (under a placeholder name, set to the candidate's when claimed), the setup
+   * steps run and the terminal attached, exactly as `provision` leaves a session's.
+   */
+  private async prepareWarm(labId: string, id: string, signal: AbortSignal): Promise<PooledSandbox> {
+    const lab = this.deps.labs.require(labId);
+    const log = this.log.child({ pooled: id, lab: lab.id });
+    const starter = buildStarterRepo({ starterDir: lab.starterDir, candidateName: 'Candidate' });
+    starter.catch(() => undefined); // awaited below
+    let ref: SandboxRef | undefined;
+    try {
+      ref = await this.deps.driver.create(await this.specFor(id, DEFAULT_SIZE, lab), { signal });
+      const repo = await starter;
+      await this.deps.driver.copyIn(ref, repo.dir);
+      await runSetupSteps(this.deps.driver, ref, lab.setup, { signal, logger: log });
+      signal.throwIfAborted();
+      const startCommit = await startAfterSetup(this.deps.driver, ref, repo.commit);
+      await this.startHub(id, ref, DEFAULT_SIZE);
+      return { id, labId, preparedAt: Date.now(), ref, startCommit };
+    } catch (e) {
+      if (ref) await this.discardWarm({ id, labId, preparedAt: 0, ref, startCommit: '' });
+      throw e;
+    } finally {
+      await starter.then((r) => r.dispose(), () => undefined);
+    }
+  }
+
+  /** Removes a pooled sandbox nobody claimed: its terminal, its sandbox and its recording so far. */
+  private async discardWarm(w: PooledSandbox): Promise<void> {
+    const hub = this.hubs.get(w.id);
+    this.hubs.delete(w.id);
+    await hub?.close().catch(() => undefined);
+    await this.deps.driver.destroy(w.ref);
+    const cast = this.recordingPath(w.id);
+    await Promise.all([fs.promises.rm(cast, { force: true }), fs.promises.rm(`${cast}.ckpt`, { force: true })]);
+  }
+
+  /** The new session takes a warm sandbox: it is ready as soon as git knows the candidate's name. */
+  private async adoptWarm(session: Session, warm: PooledSandbox): Promise<Session> {
+    this.deps.store.sessions.setSandbox(session.id, warm.ref);
+    this.deps.store.sessions.setStartCommit(session.id, warm.startCommit);
+    const name = session.candidateName || 'Candidate';
+    const r = await this.deps.driver
+      .exec(warm.ref, ['git', 'config', 'user.name', name], { timeoutMs: 10_000 })
+      .catch((err: unknown) => ({ exitCode: -1, stdout: '', stderr: describeError(err) }));
+    if (r.exitCode !== 0) this.log.warn({ sessionId: session.id, stderr: r.stderr }, 'could not set the candidate’s git name');
+    const ready = this.deps.store.sessions.transition(session.id, ['starting'], 'ready', { readyAt: this.now() });
+    if (!ready) return this.get(session.id) ?? session; // ended in the meantime; teardown handled it
+    this.log.info({ sessionId: session.id, lab: session.labId, waitedMs: Date.now() - warm.preparedAt }, 'session ready (warm pool)');
+    this.emit(session.id, 'state', { state: 'ready' });
+    this.hubs.get(session.id)?.broadcastControl({ type: 'state', state: 'ready' });
+    return ready;
+  }
+
   private async startHub(sessionId: string, ref: SandboxRef, size: TermSize): Promise<TerminalHub> {
     const t = this.deps.config.terminal;
     const hub = await TerminalHub.start({
@@ -224,6 +343,7 @@ export class SessionService {
       recordingPath: this.recordingPath(sessionId),
       size,
       limits: { highWatermark: t.highWatermarkBytes, lowWatermark: t.lowWatermarkBytes, maxQueueBytes: t.maxQueueBytes },
+      recordingMaxBytes: t.recordingMaxMb * 1024 * 1024,
       logger: this.deps.logger,
       onStreamClosed: (reason) => void this.onTerminalLost(sessionId, ref, reason),
       onResize: (s) => this.deps.store.sessions.setTermSize(sessionId, s),
@@ -232,27 +352,75 @@ export class SessionService {
     return hub;
   }
 
-  /** The shell's stream ended by itself: the sandbox died, or the engine connection dropped. */
+  /**
+   * The shell's stream ended by itself: the sandbox died, the engine connection dropped,
+   * or the engine itself is restarting. Only the engine's answer decides: a sandbox it
+   * lists as running gets a new terminal hub (same shell; the old hub's viewers are told
+   * to reconnect), one it lists as stopped or gone fails the session. While the engine
+   * does not answer at all, the session stays `ready` and we keep asking, with backoff,
+   * for up to ENGINE_WAIT_MS.
+   */
   private async onTerminalLost(sessionId: string, ref: SandboxRef, reason: string): Promise<void> {
-    const session = this.get(sessionId);
-    if (!session || !isLive(session.state)) return;
-    const [info] = await this.deps.driver.list({ sessionId }).catch(() => []);
-    if (info?.running) {
-      this.log.warn({ sessionId, reason }, 'terminal stream dropped; re-attaching');
-      const old = this.hubs.get(sessionId);
+    const lost = this.hubs.get(sessionId);
+    const waitMs = this.deps.engineWaitMs ?? ENGINE_WAIT_MS;
+    const started = Date.now();
+    // Nothing to decide once the session is over, the server is stopping (the next start
+    // re-adopts it), or someone else already replaced or removed this hub.
+    const stillOurs = () => {
+      const s = this.get(sessionId);
+      return !this.stopping && s !== undefined && isLive(s.state) && this.hubs.get(sessionId) === lost;
+    };
+    let failure = `the sandbox stopped unexpectedly (${reason})`;
+    let attachFailures = 0;
+    let warned = false;
+    for (let delay = 250; stillOurs(); delay = Math.min(delay * 2, 2_000)) {
+      let info: SandboxInfo | undefined;
+      let engineError: unknown;
       try {
-        // A container killed a moment ago may still list as running: then this fails,
-        // and the old hub stays for fail() below.
-        await this.startHub(sessionId, ref, this.get(sessionId)?.termSize ?? DEFAULT_SIZE);
+        const left = waitMs - (Date.now() - started);
+        [info] = await within(this.deps.driver.list({ sessionId }), Math.max(1_000, Math.min(ENGINE_ASK_TIMEOUT_MS, left)), 'the engine');
+      } catch (e) {
+        engineError = e;
+      }
+      if (!stillOurs()) return;
+      if (engineError !== undefined) {
+        const waited = Date.now() - started;
+        if (waited >= waitMs) {
+          failure = `the sandbox engine did not answer for ${Math.round(waited / 1000)} s after the terminal dropped (${reason}): ${describeError(engineError)}`;
+          break;
+        }
+        if (!warned) {
+          warned = true;
+          this.log.warn({ sessionId, reason, err: engineError }, 'terminal stream dropped and the engine does not answer; waiting for it');
+        }
+        await sleep(Math.min(delay, waitMs - waited));
+        continue;
+      }
+      // The engine answered: its word on the sandbox is final.
+      if (!info?.running) break;
+      this.log.warn({ sessionId, reason, waitedMs: Date.now() - started }, 'terminal stream dropped; re-attaching');
+      try {
+        const hub = await this.startHub(sessionId, ref, this.get(sessionId)?.termSize ?? DEFAULT_SIZE);
+        if (!isLive(this.get(sessionId)?.state ?? 'ended')) {
+          // Ended while we attached: whoever ended it closed the hub it found, not this one.
+          if (this.hubs.get(sessionId) === hub) this.hubs.delete(sessionId);
+          await hub.close({ code: CLOSE_CODES.SESSION_ENDED, reason: 'session over' }).catch(() => undefined);
+          return;
+        }
         // The old hub's viewers are told to reconnect (GOING_AWAY) and find the new one.
-        await old?.close({ reason: 'terminal re-attached; reconnect' }).catch(() => undefined);
+        await lost?.close({ reason: 'terminal re-attached; reconnect' }).catch(() => undefined);
         return;
       } catch (e) {
-        reason = describeError(e);
+        // A container killed a moment ago may still list as running, and an engine on its
+        // way down may answer the list but not the attach: ask again before deciding.
+        failure = `the sandbox stopped unexpectedly (${describeError(e)})`;
+        if (++attachFailures >= REATTACH_TRIES) break;
+        await sleep(delay);
       }
     }
+    if (!stillOurs()) return;
     // The hub stays until fail(): its viewers get the failed state, then the close.
-    await this.fail(sessionId, `the sandbox stopped unexpectedly (${reason})`);
+    await this.fail(sessionId, failure);
   }
 
   /** Moves a live session to `to` and removes its sandbox. Returns the new row, or null if it was not live. */
@@ -414,7 +582,8 @@ export class SessionService {
   }
 
   async reap(): Promise<string[]> {
-    const live = new Set(this.deps.store.sessions.listLive().map((s) => s.id));
+    // Warm sandboxes have no session yet, and are not over.
+    const live = new Set([...this.deps.store.sessions.listLive().map((s) => s.id), ...this.pool.reservedIds()]);
     const removed = await this.deps.driver.reap(live);
     if (removed.length) this.log.info({ removed }, 'reaped sandboxes of sessions that are over');
     return removed;
@@ -429,6 +598,7 @@ export class SessionService {
     this.timers.push(setInterval(guard('expiry check', () => this.expireDue()), expiryCheckSeconds * 1000));
     this.timers.push(setInterval(guard('reaper', () => this.reap()), reaperIntervalSeconds * 1000));
     for (const t of this.timers) t.unref();
+    this.pool.start();
   }
 
   /**
@@ -439,6 +609,8 @@ export class SessionService {
     for (const t of this.timers) clearInterval(t);
     this.timers.length = 0;
     this.stopping = true;
+    // Warm sandboxes belong to no one: removed, not left for the next start to re-adopt.
+    await this.pool.stop();
     const starting = [...this.provisioning.values()];
     for (const p of starting) p.abort.abort(new AppError('SANDBOX_FAILED', 'the server is shutting down'));
     await Promise.allSettled(starting.map((p) => p.done));

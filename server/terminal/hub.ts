@@ -161,6 +161,11 @@ export class TerminalHub {
     return { ...this.currentSize };
   }
 
+  /** True once the shell's stream ended or the hub closed: it serves no one any more. */
+  get ended(): boolean {
+    return this.streamEnded || this.closing !== undefined;
+  }
+
   get stats(): HubStats {
     return { viewers: this.viewers.size, bytesIn: this.bytesIn, bytesOut: this.bytesOut, paused: this.paused, pauses: this.pauses };
   }
@@ -345,12 +350,15 @@ export class TerminalHub {
     this.log.warn({ reason }, 'shell stream ended');
     this.exitMessage = { type: 'exit', reason };
     this.broadcastControl(this.exitMessage);
-    void this.recorder.flush();
-    try {
-      this.options.onStreamClosed?.(reason);
-    } catch (err) {
-      this.log.error({ err }, 'onStreamClosed callback threw');
-    }
+    // The recording is finished (and its file released) before anyone is told: a re-attach
+    // opens the same file for the next hub, which must not race this one's last append.
+    void this.recorder.close().finally(() => {
+      try {
+        this.options.onStreamClosed?.(reason);
+      } catch (err) {
+        this.log.error({ err }, 'onStreamClosed callback threw');
+      }
+    });
   }
 
   private detach(viewer: Viewer, code?: number, reason?: string): void {

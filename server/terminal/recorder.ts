@@ -72,6 +72,7 @@ export class Recorder {
   private flushChain: Promise<void> = Promise.resolve();
   private readonly timer: NodeJS.Timeout;
   private closed = false;
+  private closing: Promise<void> | undefined;
   private failed = false;
   private cappedNow = false;
 
@@ -201,12 +202,14 @@ export class Recorder {
   }
 
   /** Flushes and releases the file. Bytes of an unfinished character stay unrecorded (and uncounted). */
-  async close(): Promise<void> {
-    if (this.closed) return this.flushChain;
-    this.closed = true;
-    clearInterval(this.timer);
-    await this.flush();
-    await this.fh.close();
+  close(): Promise<void> {
+    this.closing ??= (async () => {
+      this.closed = true;
+      clearInterval(this.timer);
+      await this.flush();
+      await this.fh.close();
+    })();
+    return this.closing;
   }
 
   private time(): number {

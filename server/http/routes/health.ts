@@ -11,6 +11,7 @@ export function healthRoutes(deps: HttpDeps): Router {
       // Only the docker driver has one; the local driver isolates nothing at all.
       networkGuard: deps.driver.networkGuard ?? { enabled: false, detail: `the ${deps.driverKind} driver has no network isolation` },
       diskLimit: deps.driver.diskLimit ?? { enabled: false, detail: `the ${deps.driverKind} driver does not limit disk use` },
+      pools: deps.sessions.poolStatus(),
     });
   });
   return r;

@@ -46,7 +46,8 @@ describe('loadConfig', () => {
       reaperIntervalSeconds: 30, ticketTtlSeconds: 30, expiryCheckSeconds: 5, maxLive: 50, createPerMinute: 20,
     });
     expect(config.sandbox).toEqual({ cpus: 1, memoryMb: 1024, pids: 256, diskMb: 2048 });
-    expect(config.terminal).toEqual({ highWatermarkBytes: 524288, lowWatermarkBytes: 131072, maxQueueBytes: 8388608 });
+    expect(config.terminal).toEqual({ highWatermarkBytes: 524288, lowWatermarkBytes: 131072, maxQueueBytes: 8388608, recordingMaxMb: 64 });
+    expect(config.pools).toEqual({});
   });
 
   it('reads every variable of the table from the environment', () => {
@@ -78,6 +79,8 @@ describe('loadConfig', () => {
         OPSLAB_SANDBOX_MEMORY_MB: '2048',
         OPSLAB_SANDBOX_PIDS: '512',
         OPSLAB_SANDBOX_DISK_MB: '4096',
+        OPSLAB_RECORDING_MAX_MB: '16',
+        OPSLAB_POOLS: 'hello=3, mlflow-tracking=1,',
       },
     });
     expect(config.server).toEqual({
@@ -96,6 +99,20 @@ describe('loadConfig', () => {
       reaperIntervalSeconds: 10, ticketTtlSeconds: 15, expiryCheckSeconds: 2, maxLive: 7, createPerMinute: 9,
     });
     expect(config.sandbox).toEqual({ cpus: 0.5, memoryMb: 2048, pids: 512, diskMb: 4096 });
+    expect(config.terminal.recordingMaxMb).toBe(16);
+    expect(config.pools).toEqual({ hello: 3, 'mlflow-tracking': 1 });
+  });
+
+  it('names what is wrong in OPSLAB_POOLS', () => {
+    const e = configError(() => loadConfig({ cwd: dir, env: { OPSLAB_POOLS: 'hello=three,big=500' } }));
+    expect(problems(e).map((p) => `${p.source}: ${p.message}`).sort()).toEqual([
+      'OPSLAB_POOLS[big]: expected an integer 0..100, got 500',
+      'OPSLAB_POOLS[hello]: expected an integer 0..100, got "three"',
+    ]);
+    const id = configError(() => loadConfig({ cwd: dir, env: { OPSLAB_POOLS: 'Bad_Lab=1' } }));
+    expect(problems(id).map((p) => `${p.source}: ${p.message}`)).toEqual([
+      'OPSLAB_POOLS[Bad_Lab]: is not a lab id (lowercase letters, digits and dashes)',
+    ]);
   });
 
   it('treats an empty variable as unset', () => {
@@ -133,7 +150,7 @@ describe('loadConfig', () => {
     expect(config.dataDir).toBe(path.join(etc, 'state'));
     expect(config.sessions.ticketTtlSeconds).toBe(20);
     expect(config.sessions.maxDurationMinutes).toBe(100);
-    expect(config.terminal).toEqual({ highWatermarkBytes: 65536, lowWatermarkBytes: 16384, maxQueueBytes: 1048576 });
+    expect(config.terminal).toEqual({ highWatermarkBytes: 65536, lowWatermarkBytes: 16384, maxQueueBytes: 1048576, recordingMaxMb: 64 });
   });
 
   it('reads a JSON file', () => {

@@ -12,7 +12,15 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { loadConfig } from '../../../server/config.js';
 import { AppError, type ErrorCode } from '../../../server/errors.js';
 import { LabCatalog } from '../../../server/labs/catalog.js';
-import type { SandboxRef, SandboxSpec } from '../../../server/sandbox/driver.js';
+import type {
+  SandboxInfo,
+  SandboxRef,
+  SandboxSpec,
+  TermSize,
+  TerminalCloseInfo,
+  TerminalStream,
+  TtyAttachment,
+} from '../../../server/sandbox/driver.js';
 import { LocalDriver } from '../../../server/sandbox/local.js';
 import { SessionService } from '../../../server/sessions/service.js';
 import { isLive } from '../../../server/sessions/state.js';
@@ -29,6 +37,62 @@ const logger = pino({ level: 'silent' });
 class RefusingDriver extends LocalDriver {
   override create(): Promise<SandboxRef> {
     return Promise.reject(new AppError('SANDBOX_FAILED', 'the engine refused: no space left on device'));
+  }
+}
+
+/**
+ * A driver whose engine can go away for a while, as a dockerd restarted with
+ * live-restore does: every open terminal stream ends by itself and nothing answers,
+ * while the sandboxes (here, the local shells) keep running.
+ */
+class FlakyEngineDriver extends LocalDriver {
+  down = false;
+  private readonly cuts = new Set<() => void>();
+
+  private unreachable(): Error {
+    return Object.assign(new Error('connect ECONNREFUSED /run/opslab-test-engine/docker.sock'), { code: 'ECONNREFUSED' });
+  }
+
+  override list(selector: { sessionId?: string } = {}): Promise<SandboxInfo[]> {
+    return this.down ? Promise.reject(this.unreachable()) : super.list(selector);
+  }
+
+  override async openTty(ref: SandboxRef, size: TermSize): Promise<TtyAttachment> {
+    if (this.down) throw this.unreachable();
+    const { stream, history } = await super.openTty(ref, size);
+    const closers: ((info: TerminalCloseInfo) => void)[] = [];
+    const cut = () => {
+      stream.close(); // detaches; close() does not call the close listeners, so call them
+      for (const l of closers) l({ reason: 'the sandbox terminal stream closed' });
+    };
+    this.cuts.add(cut);
+    const wrapped: TerminalStream = {
+      onData: (l) => stream.onData(l),
+      onClose: (l) => {
+        closers.push(l);
+        stream.onClose(l);
+      },
+      write: (d) => stream.write(d),
+      resize: (sz) => stream.resize(sz),
+      pause: () => stream.pause(),
+      resume: () => stream.resume(),
+      close: () => {
+        this.cuts.delete(cut);
+        stream.close();
+      },
+    };
+    return { stream: wrapped, history };
+  }
+
+  /** The engine stops: streams drop, nothing answers until `start()`. */
+  stop(): void {
+    this.down = true;
+    for (const cut of [...this.cuts]) cut();
+    this.cuts.clear();
+  }
+
+  start(): void {
+    this.down = false;
   }
 }
 
@@ -49,7 +113,7 @@ afterEach(async () => {
   for (const fn of cleanups.splice(0).reverse()) await fn();
 });
 
-function harness(o: { allowUnisolated?: boolean; driver?: typeof LocalDriver } = {}): Harness {
+function harness(o: { allowUnisolated?: boolean; driver?: typeof LocalDriver; engineWaitMs?: number } = {}): Harness {
   const dir = mkdtempSync(path.join(tmpdir(), 'opslab-sessions-'));
   const dataDir = path.join(dir, 'data');
   const labsDir = path.join(dir, 'labs');
@@ -88,7 +152,7 @@ function harness(o: { allowUnisolated?: boolean; driver?: typeof LocalDriver } =
     return d;
   };
   const newService = (driver: LocalDriver) => {
-    const s = new SessionService({ config, store, driver, labs, logger, now: clock });
+    const s = new SessionService({ config, store, driver, labs, logger, now: clock, ...(o.engineWaitMs ? { engineWaitMs: o.engineWaitMs } : {}) });
     services.push(s);
     return s;
   };
@@ -304,6 +368,45 @@ describe('SessionService with the local driver', () => {
     await after.readopt();
     expect(after.get(ready.id)).toMatchObject({ state: 'ready', error: null });
     expect(after.hub(ready.id)).toBeDefined();
+  });
+
+  it('keeps a session ready while the engine does not answer, and re-attaches when it is back', async () => {
+    const h = harness({ driver: FlakyEngineDriver });
+    const driver = h.driver as FlakyEngineDriver;
+    const s = await settled(h.service, (await h.create()).id);
+    const before = h.service.hub(s.id);
+    expect(before).toBeDefined();
+
+    driver.stop(); // every stream drops; list() and openTty() fail
+    // Several rounds of asking (250, 500, 1000 ms apart): an unreachable engine is not a dead sandbox.
+    await new Promise((r) => setTimeout(r, 2_500));
+    expect(h.service.get(s.id)).toMatchObject({ state: 'ready', error: null });
+    expect(h.service.hub(s.id)).toBe(before);
+
+    driver.start();
+    await expect.poll(() => h.service.hub(s.id) !== before, { timeout: 10_000, interval: 50 }).toBe(true);
+    expect(h.service.hub(s.id)).toBeDefined();
+    expect(h.service.get(s.id)).toMatchObject({ state: 'ready', error: null });
+    expect(h.store.events.list(s.id).map((e) => e.data)).toEqual([{ state: 'starting' }, { state: 'ready' }]);
+  });
+
+  it('fails the session with the reason when the engine stays away longer than the wait', async () => {
+    const h = harness({ driver: FlakyEngineDriver, engineWaitMs: 1_200 });
+    const s = await settled(h.service, (await h.create()).id);
+    (h.driver as FlakyEngineDriver).stop();
+    await expect.poll(() => h.service.get(s.id)?.state, { timeout: 10_000, interval: 50 }).toBe('failed');
+    expect(h.service.get(s.id)?.error).toMatch(/^the sandbox engine did not answer for 1 s after the terminal dropped \(the sandbox terminal stream closed\): connect ECONNREFUSED/);
+    (h.driver as FlakyEngineDriver).start(); // so the cleanup can remove the shell
+  });
+
+  it('fails at once, without waiting for the engine, when the engine answers that the sandbox is gone', async () => {
+    const h = harness({ driver: FlakyEngineDriver }); // the default wait of 60 s
+    const s = await settled(h.service, (await h.create()).id);
+    const started = Date.now();
+    await h.driver.destroy(s.sandbox as SandboxRef); // the shell ends; the engine still answers
+    await expect.poll(() => h.service.get(s.id)?.state, { timeout: 10_000, interval: 20 }).toBe('failed');
+    expect(Date.now() - started).toBeLessThan(5_000);
+    expect(h.service.get(s.id)?.error).toMatch(/^the sandbox stopped unexpectedly/);
   });
 
   it('reap removes the sandbox of a session that is over and keeps the live ones', async () => {

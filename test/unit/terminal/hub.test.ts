@@ -118,7 +118,10 @@ describe('TerminalHub', () => {
     fx.hub.attach(viewer, 'candidate');
     fx.stream.emit('bye\r\n');
     fx.stream.end('container stopped');
+    // The owner hears of it once the recording is complete on disk (it may re-attach to the same file).
+    await waitFor(() => fx!.closedReasons.length > 0);
     expect(fx.closedReasons).toEqual(['container stopped']);
+    expect((await readCast(fx.recordingPath)).text).toBe('bye\r\n');
     await waitFor(() => viewer.controls().some((m) => m.type === 'exit'));
     expect(viewer.controls().at(-1)).toEqual({ type: 'exit', reason: 'container stopped' });
     viewer.clientSend(encodeInput('x'));
