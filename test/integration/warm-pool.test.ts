@@ -114,6 +114,6 @@ describe('a warm pool', () => {
     await server.stop();
     const left = await workspaces();
     expect(left.filter((id) => warm.includes(id))).toEqual([]);
-    server = await ServerProcess.start({ OPSLAB_POOLS: 'hello=2' }); // afterAll ends the sessions through it
+    await server.spawn(); // the same data dir and installation: afterAll ends the sessions through it
   });
 });
