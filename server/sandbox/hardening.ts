@@ -65,24 +65,36 @@ export function workspaceInitScript(candidateCaps: readonly string[]): string {
 
 /** Output bytes of the log kept on disk: comfortably more than a re-attach reads back. */
 export const TTY_LOG_KEEP_BYTES = 48 * 1024 * 1024;
+/**
+ * How far the server's reader may fall behind before its unread bytes are punched out
+ * anyway: past this, a flood is dropped (read as NUL bytes) rather than kept on disk.
+ */
+export const TTY_LOG_MAX_BEHIND_BYTES = 512 * 1024 * 1024;
 const TTY_LOG_BLOCK = 4096;
 
 /**
  * Keeps the log's disk use bounded while a candidate prints without end (`yes`): once a
  * second, the blocks older than the last TTY_LOG_KEEP_BYTES are punched out
- * (`fallocate --punch-hole`). The file keeps its length, so every byte keeps its absolute
- * offset and the readers (ttyHistoryScript, ttyReaderScript) work unchanged; a reader
- * that fell further behind than that reads the punched span as NUL bytes, which
- * terminals ignore. The first block (the `script` header line) is never punched. Runs as
- * root, so the candidate cannot stop it. Where the file system cannot punch holes, the
- * log grows as before.
+ * (`fallocate --punch-hole`), but never blocks the server's reader has not read yet
+ * (its position is its file offset in /proc/<pid>/fdinfo), unless it is more than
+ * TTY_LOG_MAX_BEHIND_BYTES behind; then it reads the punched span as NUL bytes, which
+ * terminals ignore. The file keeps its length, so every byte keeps its absolute offset
+ * and the readers (ttyHistoryScript, ttyReaderScript) work unchanged. The first block
+ * (the `script` header line) is never punched. Runs as root, so the candidate cannot
+ * stop it. Where the file system cannot punch holes, the log grows as before.
  */
 export function ttyLogTrimLoop(): string {
   const keep = TTY_LOG_KEEP_BYTES;
   const b = TTY_LOG_BLOCK;
+  // The reader's offset in the log, or nothing when no reader runs (the server is away).
+  const readerPos =
+    `r=; for pid in $(pgrep -f '^${TTY_READER_NAME}'); do for fd in /proc/$pid/fd/*; do ` +
+    `if [ "$(readlink "$fd")" = ${TTY_LOG} ]; then r=$(sed -n 's/^pos:[[:space:]]*//p' /proc/$pid/fdinfo/\${fd##*/}); fi; done; done`;
   return (
     `p=${b}; while sleep 1; do s=$(stat -c %s ${TTY_LOG} 2>/dev/null) || continue; ` +
     `e=$(( (s - ${keep}) / ${b} * ${b} )); ` +
+    `if [ $e -gt $p ]; then ${readerPos}; ` +
+    `if [ -n "$r" ] && [ "$r" -lt $e ] && [ $((s - r)) -lt ${TTY_LOG_MAX_BEHIND_BYTES} ]; then e=$(( r / ${b} * ${b} )); fi; fi; ` +
     `if [ $e -gt $p ] && fallocate --punch-hole --offset $p --length $((e - p)) ${TTY_LOG} 2>/dev/null; then p=$e; fi; done`
   );
 }
