@@ -59,7 +59,9 @@ export function workspaceInitScript(candidateCaps: readonly string[]): string {
     `(umask 077; : > ${TTY_LOG})`,
     `cd ${WORKSPACE_PATH}`,
     `{ ${ttyLogTrimLoop()} & }`,
-    `exec script -q -f -O ${TTY_LOG} -c "${loop.replace(/"/g, '\\"')}"`,
+    // stdout to /dev/null: the log is the one copy anyone reads; a second one through the
+    // container's TTY would cost the engine (shim and dockerd) a copy of every byte for nothing.
+    `exec script -q -f -O ${TTY_LOG} -c "${loop.replace(/"/g, '\\"')}" >/dev/null`,
   ].join(' && ');
 }
 
