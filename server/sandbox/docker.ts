@@ -11,6 +11,7 @@
  */
 import { createHash } from 'node:crypto';
 import path from 'node:path';
+import { fileURLToPath } from 'node:url';
 import Docker from 'dockerode';
 import type { Logger } from 'pino';
 import { AppError, describeError } from '../errors.js';
@@ -72,6 +73,13 @@ export interface DockerDriverOptions {
 }
 
 const GRADER_MEMORY_MB = 512;
+/**
+ * Tools every grader container gets read-only at GRADER_TOOLS_PATH: `untrusted.py`, which
+ * a lab's grader uses to run the candidate's code confined (Landlock: no /grader, no
+ * TCP, no signals to the grader). Shipped with the server, so every lab image has it.
+ */
+const GRADER_TOOLS_DIR = fileURLToPath(new URL('./grader-tools', import.meta.url));
+export const GRADER_TOOLS_PATH = '/opt/opslab';
 /** The candidate's home directory: dotfiles, shell history, tool caches. */
 export const HOME_DISK_MB = 256;
 /** Mount options of the loop-backed volumes. noinit_itable: a sparse image needs no zeroing. */
@@ -260,6 +268,7 @@ export class DockerDriver implements SandboxDriver {
           Mounts: [
             { Type: 'volume', Source: names.volume, Target: WORKSPACE_PATH, ReadOnly: true },
             ...(spec.graderDir ? [{ Type: 'bind' as const, Source: spec.graderDir, Target: '/grader', ReadOnly: true }] : []),
+            { Type: 'bind', Source: GRADER_TOOLS_DIR, Target: GRADER_TOOLS_PATH, ReadOnly: true },
           ],
           ReadonlyRootfs: true,
           Tmpfs: { '/tmp': 'rw,nosuid,nodev,size=256m' },
