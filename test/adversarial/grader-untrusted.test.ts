@@ -37,11 +37,17 @@ checks:
 /** The lab's trusted grader: the hidden answer, and how it runs the candidate's code. */
 const GRADER: Record<string, string> = {
   'secret.txt': 'the-hidden-answer-31337\n',
-  'control.py': `import socket
+  'control.py': `import socket, time
 secret = open("/grader/secret.txt").read().strip()
 with socket.create_connection(("127.0.0.1", ${PORT}), 5) as s:
-    s.sendall(b"control:" + secret[:3].encode() + b"\\n")
-print("read /grader and reached the listener")
+    s.sendall(b"control-tcp:" + secret[:3].encode() + b"\\n")
+with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as u:
+    u.sendto(b"control-udp\\n", ("127.0.0.1", ${PORT}))
+with socket.socket(socket.AF_UNIX) as x:
+    x.connect("/workspace/exfil.sock")
+    x.sendall(b"control-unix\\n")
+time.sleep(0.5)
+print("read /grader and reached the listeners")
 `,
   'run_candidate.py': `import json, os, subprocess, sys, tempfile
 tmp = tempfile.mkdtemp()
@@ -52,6 +58,27 @@ secret = open("/grader/secret.txt").read().strip()
 sys.exit(0 if secret in r.stdout else 1)
 `,
 };
+
+/** The candidate's listeners: every message that arrives, from anywhere, goes to /tmp/heard. */
+const LISTENERS = `import os, socket, threading
+def keep(data):
+    with open("/tmp/heard", "ab") as f:
+        f.write(data)
+def stream(s):
+    s.listen()
+    while True:
+        c, _ = s.accept()
+        keep(c.recv(100))
+        c.close()
+t = socket.socket(); t.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1); t.bind(("127.0.0.1", ${PORT}))
+u = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); u.bind(("127.0.0.1", ${PORT}))
+if os.path.exists("/workspace/exfil.sock"): os.unlink("/workspace/exfil.sock")
+x = socket.socket(socket.AF_UNIX); x.bind("/workspace/exfil.sock"); os.chmod("/workspace/exfil.sock", 0o777)
+threading.Thread(target=stream, args=(t,), daemon=True).start()
+threading.Thread(target=stream, args=(x,), daemon=True).start()
+while True:
+    keep(u.recv(100))
+`;
 
 /** What a hostile candidate commits: try everything, print what happened as one JSON line. */
 const HOSTILE = `import json, os, signal, socket
@@ -66,6 +93,18 @@ try:
     seen["listener"] = "sent"
 except Exception as e:
     seen["listener"] = type(e).__name__
+try:
+    u = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    u.sendto(b"stolen-udp\\n", ("127.0.0.1", ${PORT}))
+    seen["udp"] = "sent"
+except Exception as e:
+    seen["udp"] = type(e).__name__
+try:
+    with socket.socket(socket.AF_UNIX) as s:
+        s.connect("/workspace/exfil.sock")
+    seen["unix"] = "connected"
+except Exception as e:
+    seen["unix"] = type(e).__name__
 try:
     os.kill(os.getppid(), signal.SIGSTOP)
     seen["signal"] = "stopped the grader"
@@ -105,13 +144,12 @@ describe('the candidate’s code run by a grader', () => {
 
   attack(
     'grader',
-    'the candidate’s code, run by the grader: reads /grader, calls a listener in the candidate’s shell, signals the grader',
-    'each refused (while the grader itself can); the answer is not found; the listener hears only the control',
+    'the candidate’s code, run by the grader: reads /grader, calls a listener in the candidate’s shell (TCP, UDP, a unix socket in the workspace), signals the grader',
+    'each refused (while the grader itself can); the answer is not found; the listeners hear only the controls',
     async () => {
-      // A listener in the candidate's shell that writes down whatever reaches it.
-      term.type(
-        `python3 -c 'import socket\ns=socket.socket();s.setsockopt(socket.SOL_SOCKET,socket.SO_REUSEADDR,1);s.bind(("127.0.0.1",${PORT}));s.listen()\nwhile True:\n c,_=s.accept();open("/tmp/heard","ab").write(c.recv(100));c.close()' >/dev/null 2>&1 &\r`,
-      );
+      // Listeners in the candidate's shell (TCP, UDP, a unix socket in the workspace) that write down whatever reaches them.
+      const listen = Buffer.from(LISTENERS).toString('base64');
+      term.type(`echo ${listen} | base64 -d > /tmp/listen.py && (python3 /tmp/listen.py >/dev/null 2>&1 &)\r`);
       const solve = Buffer.from(HOSTILE).toString('base64');
       term.type(`sleep 1; echo ${solve} | base64 -d > solve.py && echo "written-$((6*7))"\r`);
       await term.waitForText('written-42');
@@ -123,13 +161,19 @@ describe('the candidate’s code run by a grader', () => {
       expect(byId.answer?.status).toBe('failed');
       const seen = /\{.*\}/.exec(byId.answer?.message ?? '')?.[0];
       expect(seen, `the candidate's code printed what it saw: ${byId.answer?.message}`).toBeDefined();
-      expect(JSON.parse(seen!)).toEqual({ grader: 'PermissionError', listener: 'PermissionError', signal: 'PermissionError' });
+      expect(JSON.parse(seen!)).toEqual({
+        grader: 'PermissionError',
+        listener: 'PermissionError',
+        udp: 'PermissionError',
+        unix: 'PermissionError',
+        signal: 'PermissionError',
+      });
 
       term.type('echo "heard:[$(tr "\\n" " " < /tmp/heard)]-$((6*7))"\r');
       await term.waitForText(/heard:\[[^\]]*\]-42/);
       const heard = /heard:\[([^\]]*)\]-42/.exec(term.plain())?.[1]?.trim();
-      expect(heard).toBe('control:the');
-      return `control passed; the candidate's code saw ${seen}; the listener heard only "${heard}"`;
+      expect(heard?.split(' ').sort()).toEqual(['control-tcp:the', 'control-udp', 'control-unix']);
+      return `control passed; the candidate's code saw ${seen}; the listeners heard only "${heard}"`;
     },
     120_000,
   );

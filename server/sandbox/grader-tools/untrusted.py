@@ -11,7 +11,9 @@ confines it with Landlock (unprivileged, inherited by every child, cannot be und
 - files: read and execute everywhere except /grader (and whatever --hide names);
   read-write only in the directories given with --rw (and /dev/null, /dev/shm);
 - network: no TCP bind or connect, except the ports given with --bind / --connect
-  (kernel ABI >= 4);
+  (Landlock ABI >= 4), and no other sockets at all: a seccomp filter refuses socket()
+  for unix, UDP, raw and every other family or protocol (and io_uring, which could go
+  around it); socketpair() stays, for pipes between the code's own processes;
 - no signals to processes outside the sandbox, no abstract unix sockets (ABI >= 6);
   no ptrace of the grader (every ABI).
 
@@ -22,6 +24,7 @@ mounted read-only at /opt/opslab in every grader container.
 """
 import ctypes
 import os
+import platform
 import struct
 import sys
 
@@ -41,6 +44,14 @@ FILE_RIGHTS = EXECUTE | WRITE_FILE | READ_FILE | TRUNCATE | IOCTL_DEV
 NET_BIND_TCP, NET_CONNECT_TCP = 1 << 0, 1 << 1
 SCOPE_ABSTRACT_UNIX_SOCKET, SCOPE_SIGNAL = 1 << 0, 1 << 1
 
+# seccomp: what Landlock does not mediate yet (UDP, unix sockets) is refused at socket().
+PR_SET_SECCOMP, SECCOMP_MODE_FILTER = 22, 2
+SECCOMP_RET_ALLOW, SECCOMP_RET_ERRNO, EPERM = 0x7FFF0000, 0x00050000, 1
+# arch (AUDIT_ARCH_*), socket(2), io_uring_setup(2) (its socket ops would skip this filter)
+ARCHES = {"x86_64": (0xC000003E, 41, 425), "aarch64": (0xC00000B7, 198, 425)}
+AF_UNIX, AF_INET, AF_INET6 = 1, 2, 10
+SOCK_STREAM, SOCK_TYPE_MASK, IPPROTO_TCP = 1, 0xF, 6
+
 libc = ctypes.CDLL(None, use_errno=True)
 libc.syscall.restype = ctypes.c_long
 
@@ -55,6 +66,59 @@ def syscall(number: int, *args) -> int:
     if r < 0:
         raise OSError(ctypes.get_errno(), os.strerror(ctypes.get_errno()))
     return r
+
+
+def socket_filter() -> bytes:
+    """A classic BPF seccomp program: socket() only for TCP over IPv4/IPv6 (which Landlock
+    then limits to the allowed ports); no unix, UDP, raw or other sockets; no io_uring.
+    socketpair() stays allowed (pipes between the code's own processes)."""
+    arch = ARCHES.get(platform.machine())
+    if arch is None:
+        fail(f"no socket filter for this machine ({platform.machine()}); refusing to run the candidate's code")
+    audit_arch, nr_socket, nr_io_uring_setup = arch
+    LD_W_ABS, JEQ_K, AND_K, RET_K = 0x20, 0x15, 0x54, 0x06
+    ALLOW, DENY = SECCOMP_RET_ALLOW, SECCOMP_RET_ERRNO | EPERM
+
+    def ins(code, jt, jf, k):
+        return struct.pack("HBBI", code, jt, jf, k)
+
+    prog = [
+        ins(LD_W_ABS, 0, 0, 4),  # 0: arch
+        ins(JEQ_K, 1, 0, audit_arch),  # 1: our arch? go on : deny (another ABI could dodge the numbers)
+        ins(RET_K, 0, 0, DENY),  # 2
+        ins(LD_W_ABS, 0, 0, 0),  # 3: syscall number
+        ins(JEQ_K, 0, 1, nr_io_uring_setup),  # 4
+        ins(RET_K, 0, 0, DENY),  # 5
+        ins(JEQ_K, 1, 0, nr_socket),  # 6: socket? check it : allow
+        ins(RET_K, 0, 0, ALLOW),  # 7
+        ins(LD_W_ABS, 0, 0, 16),  # 8: domain (args[0], low 32 bits)
+        ins(JEQ_K, 2, 0, AF_INET),  # 9: -> 12
+        ins(JEQ_K, 1, 0, AF_INET6),  # 10: -> 12
+        ins(RET_K, 0, 0, DENY),  # 11: unix, netlink, packet, vsock...: refused
+        ins(LD_W_ABS, 0, 0, 24),  # 12: type (args[1])
+        ins(AND_K, 0, 0, SOCK_TYPE_MASK),  # 13
+        ins(JEQ_K, 1, 0, SOCK_STREAM),  # 14: stream? check protocol : deny
+        ins(RET_K, 0, 0, DENY),  # 15
+        ins(LD_W_ABS, 0, 0, 32),  # 16: protocol (args[2])
+        ins(JEQ_K, 2, 0, 0),  # 17: 0 -> allow
+        ins(JEQ_K, 1, 0, IPPROTO_TCP),  # 18: tcp -> allow
+        ins(RET_K, 0, 0, DENY),  # 19: sctp, mptcp...: refused
+        ins(RET_K, 0, 0, ALLOW),  # 20
+    ]
+    return b"".join(prog)
+
+
+def install_socket_filter() -> None:
+    code = socket_filter()
+    n = len(code) // 8
+
+    class SockFprog(ctypes.Structure):
+        _fields_ = [("len", ctypes.c_ushort), ("filter", ctypes.c_void_p)]
+
+    buf = ctypes.create_string_buffer(code, len(code))
+    fprog = SockFprog(n, ctypes.cast(buf, ctypes.c_void_p))
+    if libc.prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, ctypes.byref(fprog), 0, 0) != 0:
+        fail(f"cannot install the socket filter ({os.strerror(ctypes.get_errno())})")
 
 
 def parse(argv: list) -> tuple:
@@ -144,6 +208,7 @@ def main() -> None:
     libc.prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0)
     syscall(SYS_LANDLOCK_RESTRICT_SELF, ctypes.c_int(ruleset), ctypes.c_uint32(0))
     os.close(ruleset)
+    install_socket_filter()
     try:
         os.execvp(cmd[0], cmd)
     except OSError as e:
