@@ -1,14 +1,13 @@
 /**
  * What a candidate finds from inside the sandbox, typed into the terminal as they would:
- * not root, no capabilities, no engine socket, a workspace of the configured size, and a
- * fork bomb that the pids limit stops while the API keeps answering.
+ * not root, no capabilities, no engine socket, a workspace of the configured size. (The
+ * fork bomb is a row of the adversarial suite: test/adversarial/fork-bomb.test.ts.)
  */
 import path from 'node:path';
-import Docker from 'dockerode';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { imagesUnder, loopsUnder } from '../helpers/host-disks.js';
+import { imagesUnder } from '../helpers/host-disks.js';
 import type { ServerProcess } from '../helpers/server-process.js';
-import { serverWithSession, engineResources, openTerminal, PROMPT, type CreatedSession } from '../helpers/session-flow.js';
+import { serverWithSession, openTerminal, PROMPT, type CreatedSession } from '../helpers/session-flow.js';
 
 const PIDS_LIMIT = 128;
 const DISK_MB = 128;
@@ -57,39 +56,5 @@ describe('inside the sandbox', () => {
       `${session.id}.home.img`,
       `${session.id}.workspace.img`,
     ]);
-  });
-
-  it('stops a fork bomb at the pids limit while the API keeps answering', async () => {
-    const c = await openTerminal(server, session.id, session.candidateToken);
-    await c.waitForText(PROMPT);
-    c.type('bomb() { bomb | bomb & }; bomb\r');
-    const docker = new Docker();
-    const container = docker.getContainer(`opslab-${session.id}-workspace`);
-    let peak = 0;
-    const slowest: number[] = [];
-    const until = Date.now() + 6_000;
-    while (Date.now() < until) {
-      const t0 = Date.now();
-      const health = await server.api('GET', '/api/health');
-      const own = await server.api<{ state: string }>('GET', `/api/sessions/${session.id}`);
-      slowest.push(Date.now() - t0);
-      expect(health.status).toBe(200);
-      expect(own.body.state).toBe('ready');
-      const stats = (await container.stats({ stream: false })) as { pids_stats?: { current?: number } };
-      peak = Math.max(peak, stats.pids_stats?.current ?? 0);
-      await new Promise((r) => setTimeout(r, 200));
-    }
-    expect(peak).toBeGreaterThan(PIDS_LIMIT / 2); // the bomb really went off...
-    expect(peak).toBeLessThanOrEqual(PIDS_LIMIT); // ...and the limit held
-    expect(Math.max(...slowest)).toBeLessThan(2_000);
-    await c.close();
-
-    // Ending the session still cleans everything up.
-    const end = await server.api<{ state: string }>('POST', `/api/sessions/${session.id}/end`);
-    expect(end.body.state).toBe('ended');
-    expect(await engineResources(session.id)).toEqual([]);
-    // ... and the disks on the host.
-    expect(await imagesUnder(path.join(server.dataDir, 'disks'))).toEqual([]);
-    expect(loopsUnder(server.dataDir)).toEqual([]);
   });
 });
