@@ -11,8 +11,17 @@ reports outputs missing from the cache). HOME and DVC's site cache point into th
 folder too. Calls take a lock so that only one of them runs DVC at a time: the checks run
 concurrently, the grader has 1 CPU and 512 MB, and a `dvc repro` trains a model.
 
+The candidate's code never runs in this process, nor unconfined: `dvc repro` (which runs
+their stages) goes through /opt/opslab/untrusted.py (Landlock: writes only in the scratch
+folder, /grader invisible, no TCP, no signals or ptrace out), and so does the loading of
+their model (unpickling runs code): model_params.py, in a confined process, prints the
+model's hyperparameters as JSON. DVC's own reading of dvc.yaml, dvc.lock, params and
+metrics stays here: it is data, and DVC runs no git command for it.
+
 Exit 0 and an `ok: ...` line on stdout when the requirement holds; otherwise exit 1 with
-the reason, written for the candidate, as the last line of stderr.
+the reason, written for the candidate, as the last line of stderr. When the grader itself
+cannot confine the candidate's code (no wrapper, no Landlock), exit 127 with the reason:
+the command check reports that as an error of the grader, not as the candidate's failure.
 """
 import fcntl
 import glob
@@ -44,10 +53,25 @@ LOCK = "/tmp/opslab-dvc-grader.lock"
 REPRO_TIMEOUT = 60
 GRADED_METRICS = ("accuracy", "f1")
 METRIC_TOLERANCE = 1e-4
+LOAD_TIMEOUT = 60
+# Mounted read-only in every grader container by the opslab server.
+UNTRUSTED = "/opt/opslab/untrusted.py"
+# What the wrapper exits with when it refuses to run anything (and says "untrusted.py: ...").
+WRAPPER_REFUSED = 126
+# What this script exits with when the grader, not the candidate, is at fault: the command
+# check reports exit 127 as an error of the grader.
+GRADER_FAULT = 127
+MODEL_PARAMS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "model_params.py")
+# The scratch folder of the current workspace_copy (the only place confined code may write).
+SCRATCH = None
 
 
 class Fail(Exception):
     """The requirement does not hold; the message is for the candidate."""
+
+
+class GraderFault(Exception):
+    """The grader cannot do its job (the confinement is missing or refused): not the candidate's fault."""
 
 
 def ok(message: str) -> None:
@@ -70,6 +94,8 @@ def workspace_copy(workspace_cache: bool = False):
         for stale in glob.glob("/tmp/dvc-grade-*"):
             shutil.rmtree(stale, ignore_errors=True)
         scratch = tempfile.mkdtemp(prefix="dvc-grade-", dir="/tmp")
+        global SCRATCH
+        SCRATCH = scratch
         work = os.path.join(scratch, "w")
         skip = {os.path.join(WORKSPACE, ".dvc", "cache"), os.path.join(WORKSPACE, ".dvc", "tmp")}
         try:
@@ -169,9 +195,37 @@ def outs(stage) -> list:
     return [rel(o.fs_path) for o in stage.outs]
 
 
+def confined_env(rw: str) -> dict:
+    """The environment of confined code: this one, with temporary files in `rw` (/tmp is not theirs)."""
+    tmp = os.path.join(rw, "tmp")
+    os.makedirs(tmp, exist_ok=True)
+    return {**os.environ, "TMPDIR": tmp}
+
+
+def run_confined(cmd: list, rw: str, timeout: int, cwd: str | None = None) -> subprocess.CompletedProcess:
+    """Runs the candidate's code (`cmd`) through the wrapper: read-only everywhere but `rw`,
+    no /grader, no TCP, no signals or ptrace out. Raises subprocess.TimeoutExpired."""
+    if not os.path.isfile(UNTRUSTED):
+        raise GraderFault(f"the grader cannot confine the candidate's code: {UNTRUSTED} is missing from the grader container")
+    env = confined_env(rw)
+    wrap = [sys.executable, UNTRUSTED, "--rw", rw, "--"]
+    r = subprocess.run([*wrap, *cmd], check=False, cwd=cwd, env=env, capture_output=True, text=True, timeout=timeout)
+    if r.returncode == WRAPPER_REFUSED and "untrusted.py: " in r.stderr:
+        # The wrapper's own refusal, or the candidate's code saying the same words? The
+        # wrapper, run again on nothing with the same folder, tells which.
+        probe = subprocess.run([*wrap, sys.executable, "-c", ""], check=False, env=env, capture_output=True, text=True, timeout=30)
+        if probe.returncode != 0:
+            raise GraderFault(f"the grader could not run the candidate's code confined: {last_lines(probe.stderr or probe.stdout, 1)}")
+    return r
+
+
 def dvc(*args: str, timeout: int = REPRO_TIMEOUT) -> subprocess.CompletedProcess:
+    """DVC on the copy, confined: `dvc repro` runs the candidate's stages."""
+    exe = shutil.which("dvc")
+    if exe is None:
+        raise GraderFault("the grader has no dvc on its PATH")
     try:
-        return subprocess.run(["dvc", *args], check=False, capture_output=True, text=True, timeout=timeout)
+        return run_confined([exe, *args], SCRATCH, timeout)
     except subprocess.TimeoutExpired as e:
         raise Fail(f"`dvc {' '.join(args)}` did not finish within {timeout} s") from e
 
@@ -336,16 +390,53 @@ def check_params_declared() -> None:
         ok("params.yaml holds seed, prepare.test_size, train.n_estimators and train.max_depth, and the stages declare them")
 
 
-def load_model():
-    import joblib
+class Shown:
+    """A hyperparameter as model_params.py saw it: compares by its JSON value, prints as its repr."""
 
+    def __init__(self, entry: dict):
+        self.has_value = "value" in entry
+        self.value = entry.get("value")
+        self.text = str(entry.get("repr", "?"))
+
+    def __eq__(self, other):
+        return self.has_value and self.value == other
+
+    def __ne__(self, other):
+        return not self.__eq__(other)
+
+    def __repr__(self):
+        return self.text
+
+
+def load_model() -> dict:
+    """get_params(deep=True) of the model `dvc repro` wrote, from model_params.py run confined
+    (loading a pickle runs the candidate's code)."""
+    with open(MODEL_PARAMS) as f:
+        source = f.read()
+    rw = tempfile.mkdtemp(prefix="load-", dir=SCRATCH)
     try:
-        model = joblib.load(MODEL)
-    except Exception as e:
-        raise Fail(f"{MODEL} cannot be loaded with joblib: {type(e).__name__}: {str(e)[:200]}") from e
-    if not hasattr(model, "get_params"):
+        r = run_confined([sys.executable, "-I", "-c", source, MODEL], rw, LOAD_TIMEOUT, cwd=os.getcwd())
+    except subprocess.TimeoutExpired as e:
+        raise Fail(f"{MODEL} cannot be loaded with joblib: loading it took more than {LOAD_TIMEOUT} s") from e
+    lines = [line for line in r.stdout.splitlines() if line.strip()]
+    try:
+        answer = json.loads(lines[-1]) if lines else None
+    except json.JSONDecodeError:
+        answer = None
+    if not isinstance(answer, dict):
+        said = last_lines(r.stderr, 1) or "no output"
+        raise Fail(f"{MODEL} cannot be loaded with joblib: the process loading it exited {r.returncode} without an answer: {said}")
+    error = answer.get("error")
+    if error == "load":
+        raise Fail(f"{MODEL} cannot be loaded with joblib: {answer.get('type')}: {answer.get('message')}")
+    if error == "not-estimator":
         raise Fail(f"{MODEL} is not a scikit-learn estimator")
-    return model.get_params(deep=True)
+    if error == "get_params":
+        raise Fail(f"{MODEL}: get_params() of the model fails: {answer.get('type')}: {answer.get('message')}")
+    params = answer.get("params")
+    if error is not None or not isinstance(params, dict):
+        raise Fail(f"{MODEL} cannot be loaded with joblib: the process loading it gave no hyperparameters")
+    return {key: Shown(entry) for key, entry in params.items() if isinstance(entry, dict)}
 
 
 def model_param(got: dict, name: str):
@@ -505,6 +596,9 @@ def main() -> None:
     except Fail as e:
         print(str(e), file=sys.stderr)
         sys.exit(1)
+    except GraderFault as e:
+        print(f"{e} (a fault of the grader, not of the work graded)", file=sys.stderr)
+        sys.exit(GRADER_FAULT)
 
 
 if __name__ == "__main__":

@@ -10,8 +10,15 @@ at /grader), as `python3 /grader/grade.py <mode>`:
 
 The candidate's code runs in a copy of /workspace under /tmp (the workspace is mounted
 read-only), one check at a time (a lock: the grader has 1 CPU and 512 MB, and checks
-run concurrently). On success prints a JSON summary and exits 0; on failure also prints
-one line saying why on stderr (the message the candidate reads) and exits 1.
+run concurrently), confined by /opt/opslab/untrusted.py (Landlock): it may write only in
+this call's scratch folder (the copy, its output, HOME, TMPDIR), cannot see /grader, open
+no TCP connection and signal or trace nothing outside itself. The hidden weeks it must
+read are copied into the scratch folder first, under other names.
+
+On success prints a JSON summary and exits 0; on failure also prints one line saying why
+on stderr (the message the candidate reads) and exits 1. When the grader itself cannot
+run the code confined (no wrapper, no Landlock), it says so and exits 127, which the
+command check reports as an error of the grader, never as the candidate's failure.
 """
 
 import fcntl
@@ -20,6 +27,7 @@ import json
 import math
 import os
 import shutil
+import stat
 import subprocess
 import sys
 import tempfile
@@ -48,11 +56,47 @@ HIDDEN_DRIFT = {"debt_to_income"}
 RUN_TIMEOUT = 45
 PYTEST_TIMEOUT = 90
 MAX_COPY_BYTES = 50 * 1024 * 1024
+# More than any report or JUnit file of this lab.
+MAX_OUTPUT_BYTES = 16 * 1024 * 1024
 SKIP = {".git", "__pycache__", ".venv", "venv", ".pytest_cache", "node_modules", ".ipynb_checkpoints", "mlruns"}
+# Mounted read-only in every grader container by the opslab server.
+UNTRUSTED = "/opt/opslab/untrusted.py"
+# What the wrapper exits with when it refuses to run anything (and says "untrusted.py: ...").
+WRAPPER_REFUSED = 126
+# What this script exits with when the grader, not the candidate, is at fault: the command
+# check reports exit 127 as an error of the grader.
+GRADER_FAULT = 127
 
 
 class Failed(Exception):
     pass
+
+
+class GraderFault(Exception):
+    """The grader could not do its job (the confinement is missing or refused): not the candidate's fault."""
+
+
+def confined(cmd: list, rw: list) -> list:
+    """`cmd` run through the wrapper, writing only in `rw` (no /grader, no TCP, no signals out)."""
+    if not os.path.isfile(UNTRUSTED):
+        raise GraderFault(f"the grader cannot confine the candidate's code: {UNTRUSTED} is missing from the grader container")
+    argv = [sys.executable, UNTRUSTED]
+    for d in rw:
+        argv += ["--rw", str(d)]
+    return [*argv, "--", *cmd]
+
+
+def wrapper_refused(r: subprocess.CompletedProcess, rw: list, env: dict) -> None:
+    """Raises GraderFault when exit 126 came from the wrapper itself, not from the candidate's
+    code (which could print the same words): the wrapper, run again on a no-op with the same
+    folders, refuses too."""
+    if r.returncode != WRAPPER_REFUSED or "untrusted.py: " not in (r.stderr or ""):
+        return
+    probe = subprocess.run(
+        confined([sys.executable, "-c", ""], rw), check=False, env=env, capture_output=True, text=True, timeout=30
+    )
+    if probe.returncode != 0:
+        raise GraderFault(f"the grader could not run the candidate's code confined: {last_line(probe.stderr or probe.stdout)}")
 
 
 def copy_workspace(dest: Path) -> Path:
@@ -73,13 +117,42 @@ def copy_workspace(dest: Path) -> Path:
 
 
 def child_env(tmp: Path) -> dict:
+    # The only folder the confined code may write is tmp: temporary files go there too.
+    (tmp / "tmp").mkdir(exist_ok=True)
     return {
         "PATH": os.environ.get("PATH", "/opt/venv/bin:/usr/bin:/bin"),
         "HOME": str(tmp),
         "LANG": "C.UTF-8",
         "PYTHONDONTWRITEBYTECODE": "1",
         "MPLCONFIGDIR": str(tmp / "mpl"),
+        "TMPDIR": str(tmp / "tmp"),
     }
+
+
+def run_candidate(cmd: list, ws: Path, tmp: Path, timeout: int) -> subprocess.CompletedProcess:
+    """The candidate's `cmd`, run from their copy `ws`, confined to writing in `tmp`."""
+    env = child_env(tmp)
+    r = subprocess.run(confined(cmd, [tmp]), check=False, cwd=ws, env=env, capture_output=True, text=True, timeout=timeout)
+    wrapper_refused(r, [tmp], env)
+    return r
+
+
+def read_output(path: Path, root: Path):
+    """The bytes of a file the candidate's code wrote, or None: only a regular file in a
+    folder inside `root` counts (never a link the code left there to make the grader read
+    elsewhere)."""
+    root_real = os.path.realpath(root)
+    parent = os.path.realpath(path.parent)
+    if os.path.commonpath([parent, root_real]) != root_real:
+        return None
+    try:
+        fd = os.open(os.path.join(parent, path.name), os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
+    except OSError:
+        return None
+    with os.fdopen(fd, "rb") as f:
+        if not stat.S_ISREG(os.fstat(f.fileno()).st_mode):
+            return None
+        return f.read(MAX_OUTPUT_BYTES)
 
 
 def last_line(text: str) -> str:
@@ -104,14 +177,15 @@ def run_report(ws: Path, tmp: Path, reference: Path, current: Path, label: str) 
     out.parent.mkdir(parents=True, exist_ok=True)
     cmd = [sys.executable, "-m", "drift.report", "--reference", str(reference), "--current", str(current), "--output", str(out)]
     try:
-        r = subprocess.run(cmd, check=False, cwd=ws, env=child_env(tmp), capture_output=True, text=True, timeout=RUN_TIMEOUT)
+        r = run_candidate(cmd, ws, tmp, RUN_TIMEOUT)
     except subprocess.TimeoutExpired:
         raise Failed(f"`python -m drift.report` on {label} did not finish within {RUN_TIMEOUT} s") from None
     if r.returncode != 0:
         raise Failed(f"`python -m drift.report` on {label} exited {r.returncode}: {last_line(r.stderr or r.stdout)}")
-    if not out.is_file():
+    data = read_output(out, tmp)
+    if data is None:
         raise Failed(f"`python -m drift.report` on {label} exited 0 but wrote nothing at the --output path")
-    return load_report(out.read_text(errors="replace"), f"the report for {label}")
+    return load_report(data.decode(errors="replace"), f"the report for {label}")
 
 
 def load_report(text: str, what: str) -> dict:
@@ -255,14 +329,15 @@ def mode_tests(tmp: Path) -> dict:
     junit = tmp / "junit.xml"
     cmd = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", f"--junitxml={junit}", "tests"]
     try:
-        r = subprocess.run(cmd, check=False, cwd=ws, env=child_env(tmp), capture_output=True, text=True, timeout=PYTEST_TIMEOUT)
+        r = run_candidate(cmd, ws, tmp, PYTEST_TIMEOUT)
     except subprocess.TimeoutExpired:
         raise Failed(f"pytest did not finish within {PYTEST_TIMEOUT} s") from None
     counts = {"tests": 0, "failures": 0, "errors": 0, "skipped": 0}
     broken = []
-    if junit.is_file():
+    junit_xml = read_output(junit, tmp)
+    if junit_xml is not None:
         try:
-            root = ET.parse(junit).getroot()
+            root = ET.fromstring(junit_xml)
             for suite in [root] if root.tag == "testsuite" else root.iter("testsuite"):
                 for k in counts:
                     counts[k] += int(suite.get(k, 0))
@@ -303,6 +378,10 @@ def main() -> None:
                 print(json.dumps({"ok": False, "reason": str(e)}))
                 print(e, file=sys.stderr)
                 sys.exit(1)
+            except GraderFault as e:
+                print(json.dumps({"ok": False, "grader_error": str(e)}))
+                print(f"{e} (a fault of the grader, not of the work graded)", file=sys.stderr)
+                sys.exit(GRADER_FAULT)
     print(json.dumps({"ok": True, **result}))
 
 

@@ -8,6 +8,12 @@ the sandbox's network, /tmp writable):
 
 Each prints one JSON line on stdout; on failure it exits 1 and its last stderr line is the
 message the candidate reads.
+
+`committed` runs the candidate's code (deploy/run.sh, their service) confined through
+/opt/opslab/untrusted.py (confine.py): it cannot see /grader, may write only its copy of
+the repository and its own HOME and TMPDIR, may listen only on the grader's port and reach
+no TCP port; the grader's process never loads the candidate's code or artifacts. If the
+wrapper refuses to run at all, the check reports the grader's error (exit 127).
 """
 import json
 import os
@@ -23,6 +29,8 @@ import urllib.request
 from pathlib import Path
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+
+from confine import GraderProblem, confined, ensure_confinement, grader_problem  # noqa: E402
 
 LIVE = "http://127.0.0.1:8000"
 WORKSPACE = Path("/workspace")
@@ -194,6 +202,10 @@ def committed_tree(dest: Path, scratch: Path) -> None:
 
 
 def check_committed() -> None:
+    try:
+        ensure_confinement()
+    except GraderProblem as e:
+        grader_problem(str(e))
     scratch = Path("/tmp/restart-check")
     shutil.rmtree(scratch, ignore_errors=True)
     scratch.mkdir()
@@ -203,7 +215,8 @@ def check_committed() -> None:
     env_file = app / "deploy" / "service.env"
     run_sh = app / "deploy" / "run.sh"
     for f in (env_file, run_sh):
-        if not f.is_file():
+        # A link (to a file outside the tree, say) is not the file the supervisor reads here.
+        if not f.is_file() or not os.path.realpath(f).startswith(os.path.realpath(app) + os.sep):
             fail(f"{f.relative_to(app)} is not in the committed repository: the supervisor needs it to start churn-api")
     try:
         extra = read_env_file(env_file)
@@ -236,9 +249,13 @@ def check_committed() -> None:
                 new = re.sub(r"(?m)^(\s*(?:export\s+)?HOST\s*=).*$", r"\g<1>127.0.0.1", new)
             if new != text:
                 f.write_text(new, encoding="utf-8")
+    home, tmp = scratch / "home", scratch / "tmp"
+    home.mkdir()
+    tmp.mkdir()
     env = {
         "PATH": "/opt/venv/bin:/usr/local/bin:/usr/bin:/bin",
-        "HOME": str(scratch),
+        "HOME": str(home),
+        "TMPDIR": str(tmp),
         "LANG": "C.UTF-8",
         "PYTHONDONTWRITEBYTECODE": "1",
         "PYTHONUNBUFFERED": "1",
@@ -247,9 +264,11 @@ def check_committed() -> None:
     env.update(PORT=str(port), HOST="127.0.0.1", CHURN_API_MANAGED_BY=MANAGED_BY, CHURN_API_RESTARTS="0")
     log_path = scratch / "service.log"
     with open(log_path, "wb") as log:
+        # The candidate's service: it may write its copy of the repository, HOME and
+        # TMPDIR, and listen on `port`; the model store is read-only to it.
         proc = subprocess.Popen(
-            ["/bin/bash", str(run_sh)], cwd=app, env=env, stdin=subprocess.DEVNULL,
-            stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+            confined(["/bin/bash", str(run_sh)], rw=[app, home, tmp], bind=[port]),
+            cwd=app, env=env, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
         )
     base = f"http://127.0.0.1:{port}"
     try:

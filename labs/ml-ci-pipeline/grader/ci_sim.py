@@ -18,7 +18,15 @@ run in parallel; the first takes a lock and computes, the others read its answer
   the second must fail after training, at a step that passed in the first, and build
   nothing;
 - repo-green runs ruff check and pytest on a copy of the repository.
+
+Everything of the candidate's - the workflows' `run:` steps, pytest on their code, and ruff
+(their configuration can name any file) - runs confined through /opt/opslab/untrusted.py
+(confine.py): it cannot see /grader, writes only its own scratch folders, has no TCP. The
+copies of the repository are made by a confined helper too (jobfiles.py), so a link or a
+folder swapped for one never makes the grader's process read /grader for the candidate.
+If the wrapper refuses to run at all, every check reports the grader's error (exit 127).
 """
+
 
 from __future__ import annotations
 
@@ -35,6 +43,7 @@ import time
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 import gha_emul as G  # noqa: E402
+from confine import GraderProblem, confined, ensure_confinement, grader_problem  # noqa: E402
 from gha_expr import Evaluator, ExprError, to_string  # noqa: E402
 
 GRADER = os.path.dirname(os.path.abspath(__file__))
@@ -126,6 +135,7 @@ def cached_results() -> dict:
                 shutil.rmtree(old, ignore_errors=True)
             else:
                 os.remove(old)
+        ensure_confinement()
         results = compute(os.path.join(STATE, f"run-{fp}"))
         with open(cache, "w") as f:
             json.dump(results, f)
@@ -145,21 +155,22 @@ def checkout_files() -> list[str]:
     return [f for f in files if os.path.lexists(os.path.join(WORKSPACE, f))]
 
 
-def prepare_source(dest: str, files: list[str], book: str | None) -> None:
+def prepare_source(dest: str, files: list[str], book: str | None, tools: str) -> None:
+    """A copy of the repository (links left out; .git with its links kept as links), made
+    by a confined helper that may write only `dest`; then the grader's loan book, if any."""
     os.makedirs(dest)
+    pairs = []
     for rel in files:
         src = os.path.join(WORKSPACE, rel)
-        dst = os.path.join(dest, rel)
-        os.makedirs(os.path.dirname(dst), exist_ok=True)
         if os.path.islink(src):
+            os.makedirs(os.path.dirname(os.path.join(dest, rel)), exist_ok=True)
             continue
-        shutil.copyfile(src, dst)
-        if os.access(src, os.X_OK):
-            os.chmod(dst, 0o755)
-    if os.path.isdir(os.path.join(WORKSPACE, ".git")):
-        shutil.copytree(
-            os.path.join(WORKSPACE, ".git"), os.path.join(dest, ".git"), symlinks=True, ignore_dangling_symlinks=True
-        )
+        pairs.append([src, os.path.join(dest, rel)])
+    done = G.job_files(tools, "files", {"pairs": pairs, "plain": True}, rw=[dest])
+    if not done.get("error") and os.path.isdir(os.path.join(WORKSPACE, ".git")):
+        done = G.job_files(tools, "trees", {"pairs": [[os.path.join(WORKSPACE, ".git"), os.path.join(dest, ".git")]]}, rw=[dest])
+    if done.get("error"):
+        raise OSError(f"cannot copy the repository: {done['error']}")
     if book:
         os.makedirs(os.path.join(dest, "data"), exist_ok=True)
         shutil.copyfile(book, os.path.join(dest, DATA_PATH))
@@ -292,7 +303,7 @@ def check_python(wfs, plans) -> tuple[bool, str]:
                 else:
                     vf = to_string(ev.interpolate(with_.get("python-version-file", ".python-version")))
                     path = os.path.join(WORKSPACE, vf)
-                    if not os.path.isfile(path):
+                    if not os.path.isfile(path) or not G._under(path, [WORKSPACE]):
                         return (
                             False,
                             f"actions/setup-python in job {r.job.id} names no python-version, and {vf} does not exist",
@@ -470,17 +481,23 @@ def check_build_main_only(wfs, plans) -> tuple[bool, str]:
     return True, "the image is built for a push to main, and not for pull requests or pushes to other branches"
 
 
-def check_repo_green(root: str, files: list[str]) -> tuple[bool, str]:
+def check_repo_green(root: str, files: list[str], tools: str) -> tuple[bool, str]:
     repo = os.path.join(root, "repo-green")
-    prepare_source(repo, files, None)
+    prepare_source(repo, files, None, tools)
+    home, tmp = os.path.join(root, "home-repo-green"), os.path.join(root, "tmp-repo-green")
+    os.makedirs(home)
+    os.makedirs(tmp)
     env = {
         "PATH": f"{os.path.dirname(G.PYTHON)}:/usr/bin:/bin",
-        "HOME": root,
+        "HOME": home,
+        "TMPDIR": tmp,
         "LANG": "C.UTF-8",
         "PYTHONDONTWRITEBYTECODE": "1",
     }
+    # ruff reads only (its configuration is the candidate's and may name any file);
+    # pytest runs the candidate's code: it may write the copy, its HOME and its TMPDIR.
     r = subprocess.run(
-        ["ruff", "check", "--no-cache", "."],
+        confined(["ruff", "check", "--no-cache", "."]),
         cwd=repo,
         env=env,
         stdout=subprocess.PIPE,
@@ -494,7 +511,7 @@ def check_repo_green(root: str, files: list[str]) -> tuple[bool, str]:
             f"`ruff check .` fails on the repository: {first} ... {out.strip().splitlines()[-1] if out.strip() else ''}"
         )
     r = subprocess.run(
-        [G.PYTHON, "-m", "pytest", "-q", "-x", "-p", "no:cacheprovider"],
+        confined([G.PYTHON, "-m", "pytest", "-q", "-x", "-p", "no:cacheprovider"], rw=[repo, home, tmp]),
         cwd=repo,
         env=env,
         stdout=subprocess.PIPE,
@@ -515,6 +532,7 @@ def check_repo_green(root: str, files: list[str]) -> tuple[bool, str]:
 
 def compute(root: str) -> dict:
     os.makedirs(root, exist_ok=True)
+    tools = G.shim_tools(root)
     results: dict[str, tuple[bool, str]] = {}
     files = checkout_files()
     if not files:
@@ -524,7 +542,7 @@ def compute(root: str) -> dict:
             if os.path.isfile(p) and "/.git/" not in p
         ]
     try:
-        results["repo-green"] = check_repo_green(root, files)
+        results["repo-green"] = check_repo_green(root, files, tools)
     except subprocess.TimeoutExpired:
         results["repo-green"] = (False, "ruff check or pytest did not finish in time")
 
@@ -562,7 +580,7 @@ def compute(root: str) -> dict:
         git_files = set(f for f in git("ls-tree", "-r", "--name-only", "-z", "HEAD").split("\0") if f)
         for label, book in (("pass", PASS_BOOK), ("fail", FAIL_BOOK)):
             src = os.path.join(root, f"src-{label}")
-            prepare_source(src, files, book)
+            prepare_source(src, files, book, tools)
             reuse = passlog if label == "fail" else None
             runner = G.Runner(wfs, os.path.join(root, f"sim-{label}"), src, git_files, budget_s=70.0, reuse=reuse)
             os.makedirs(runner.root, exist_ok=True)
@@ -607,7 +625,10 @@ def main() -> int:
         print(f"usage: ci_sim.py {{{'|'.join(CHECKS)}|all}}", file=sys.stderr)
         return 2
     started = time.monotonic()
-    results = cached_results()
+    try:
+        results = cached_results()
+    except GraderProblem as e:
+        grader_problem(str(e))
     if sys.argv[1] == "all":
         print(json.dumps(results, indent=2))
         return 0

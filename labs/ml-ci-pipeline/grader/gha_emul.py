@@ -12,6 +12,12 @@
   Dockerfile and every file it copies exist in the context (Git context: committed files
   only) and record an image build. Other actions are skipped.
 - No network: pip/apt/uv installs are no-ops (the requirements are preinstalled).
+- Confined: every `run:` step is the candidate's code and runs through
+  /opt/opslab/untrusted.py (confine.py): it writes only its job's workspace and
+  runner.temp, the runner's HOME and the emulator's event log, never reads /grader, has no
+  TCP. The emulator's own work on paths a workflow names or a step could have replaced by
+  a link (checkout, artifacts, the Dockerfile of a build, metrics.json) is done by confined
+  helpers too, so no path the candidate controls is ever opened by the grader's process.
 
 `plan()` answers "which steps would run for this event", assuming every step succeeds;
 `Runner` runs a scenario for real and records each step.
@@ -26,12 +32,14 @@ import os
 import re
 import shutil
 import signal
+import stat
 import subprocess
 import time
 from dataclasses import dataclass, field
 from typing import Any
 
 import yaml
+from confine import GraderProblem, confined, run_helper
 from gha_expr import UNKNOWN, Evaluator, ExprError, to_string
 
 PYTHON = "/opt/venv/bin/python3" if os.path.exists("/opt/venv/bin/python3") else shutil.which("python3") or "python3"
@@ -596,6 +604,8 @@ class RunLog:
 # Stand-ins for tools the emulation has no use for or cannot have. The grader's /tmp is
 # mounted noexec, so they are shell functions (exported to every bash, and written at the
 # top of `sh` steps), not files on PATH; `python -m pip` finds the stub module in shim-py.
+# The steps cannot see /grader, so the docker stand-in runs a copy of dockerctx.py made
+# under the runner's root (read-only to the steps).
 SHIM_FUNCTIONS = {
     "docker": """() {
   case "$1" in
@@ -638,14 +648,77 @@ def make_shims(root: str) -> tuple[dict[str, str], str, str]:
         f.write("")
     with open(os.path.join(py_dir, "pip", "__main__.py"), "w") as f:
         f.write(PY_PIP_MAIN)
+    tools = shim_tools(root)
     env = {}
     sh_lines = []
     for name, body in SHIM_FUNCTIONS.items():
-        body = body.replace("__PY__", PYTHON).replace("__GRADER__", GRADER_DIR)
+        body = body.replace("__PY__", PYTHON).replace("__GRADER__", tools)
         env[f"BASH_FUNC_{name}%%"] = body
         if re.fullmatch(r"[a-z][a-z0-9_]*", name):  # what dash accepts as a function name
             sh_lines.append(f"{name}{body.replace('; return', '; return $?')}")
     return env, "\n".join(sh_lines) + "\n", py_dir
+
+
+def shim_tools(root: str) -> str:
+    """Copies of dockerctx.py and jobfiles.py outside /grader (which the confined steps and
+    helpers cannot see), in a folder they cannot write."""
+    tools = os.path.join(root, "shim-tools")
+    os.makedirs(tools, exist_ok=True)
+    for name in ("dockerctx.py", "jobfiles.py"):
+        shutil.copyfile(os.path.join(GRADER_DIR, name), os.path.join(tools, name))
+    return tools
+
+
+# What upload-artifact v4 refuses in a name (and what keeps the store's folder inside it).
+ARTIFACT_NAME_FORBIDDEN = {
+    '"': 'Double quote "',
+    ":": "Colon :",
+    "<": "Less than <",
+    ">": "Greater than >",
+    "|": "Vertical bar |",
+    "*": "Asterisk *",
+    "?": "Question mark ?",
+    "\r": "Carriage return \\r",
+    "\n": "Line feed \\n",
+    "\\": "Backslash \\",
+    "/": "Forward slash /",
+    "\0": "Null character",
+}
+
+
+def job_files(tools: str, op: str, request: dict, rw: list[str] = (), timeout: float = 60) -> dict:
+    """jobfiles.py OP, confined: see its docstring."""
+    return run_helper(os.path.join(tools, "jobfiles.py"), op, request, rw=rw, timeout=timeout)
+
+
+def _fresh_file(path: str, text: str = "") -> None:
+    """Creates `path` anew: whatever a step left there (a link, say) is removed, not written through."""
+    if os.path.lexists(path):
+        if os.path.isdir(path) and not os.path.islink(path):
+            shutil.rmtree(path)
+        else:
+            os.unlink(path)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o644)
+    with os.fdopen(fd, "w", encoding="utf-8") as f:
+        f.write(text)
+
+
+def _read_own(path: str) -> str:
+    """A file the grader made in a folder the step can write: read only if it is still a
+    plain file (a link the step put in its place is not followed)."""
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
+    except OSError:
+        return ""
+    with os.fdopen(fd, "rb") as f:
+        if not stat.S_ISREG(os.fstat(f.fileno()).st_mode):
+            return ""
+        return f.read(4 * 1024 * 1024).decode("utf-8", "replace")
+
+
+def _under(path: str, roots: list[str]) -> bool:
+    real = os.path.realpath(path)
+    return any(real == os.path.realpath(r) or real.startswith(os.path.realpath(r) + os.sep) for r in roots)
 
 
 def bool_input(ev: Evaluator, v: Any) -> bool:
@@ -659,10 +732,7 @@ def bool_input(ev: Evaluator, v: Any) -> bool:
 
 def _parse_kv_file(path: str) -> dict[str, str]:
     out: dict[str, str] = {}
-    if not os.path.exists(path):
-        return out
-    with open(path, encoding="utf-8", errors="replace") as f:
-        lines = f.read().splitlines()
+    lines = _read_own(path).splitlines()
     i = 0
     while i < len(lines):
         line = lines[i]
@@ -744,7 +814,13 @@ class Runner:
         self.current: tuple[int, Workflow | None, Job | None] = (0, None, None)
         self.seq = 0
         self.shim_env, self.sh_preamble, self.py_dir = make_shims(root)
+        self.tools = os.path.join(root, "shim-tools")
+        self.home = os.path.join(root, "home")
+        os.makedirs(self.home, exist_ok=True)
+        # The docker stand-in appends to it from the confined steps: the file (not its
+        # folder) is writable to them, so it must exist first.
         self.sim_log = os.path.join(root, "sim-events.jsonl")
+        _fresh_file(self.sim_log)
 
     # -- scenario ------------------------------------------------------------------------
 
@@ -872,7 +948,7 @@ class Runner:
                 for k in ("GITHUB_OUTPUT", "GITHUB_ENV", "GITHUB_PATH", "GITHUB_STEP_SUMMARY", "GITHUB_STATE")
             }
             for p in files.values():
-                open(p, "w").close()
+                _fresh_file(p)
             started = time.monotonic()
             before = self._sim_events()
             k = kinds(step)
@@ -909,9 +985,8 @@ class Runner:
                 outcome, note, tail, step_outputs = "failure", f"cannot evaluate an expression: {e}", "", {}
             for k, v in _parse_kv_file(files["GITHUB_ENV"]).items():
                 env_file_vars[k] = v
-            if os.path.exists(files["GITHUB_PATH"]):
-                with open(files["GITHUB_PATH"]) as f:
-                    extra_path[:0] = [ln.strip() for ln in f if ln.strip()][::-1]
+            added = [ln.strip() for ln in _read_own(files["GITHUB_PATH"]).splitlines() if ln.strip()]
+            extra_path[:0] = added[::-1]
             try:
                 coe = bool_input(wev, step.raw.get("continue-on-error", False))
             except ExprError:
@@ -931,7 +1006,7 @@ class Runner:
                 name=display,
             )
             if "evaluate" in k or "train" in k:
-                rec.metrics = self._read_metrics(ws)
+                rec.metrics = job_files(self.tools, "metrics", {"ws": ws}, timeout=20).get("metrics")
             for e in self._sim_events()[len(before) :]:
                 if e.get("event") == "build":
                     self.log.builds.append(
@@ -970,17 +1045,6 @@ class Runner:
                 except ValueError:
                     pass
         return out
-
-    @staticmethod
-    def _read_metrics(ws: str) -> dict | None:
-        for p in glob.glob(os.path.join(ws, "**", "metrics.json"), recursive=True)[:1]:
-            try:
-                with open(p) as f:
-                    m = json.load(f)
-                return m if isinstance(m, dict) else None
-            except (OSError, ValueError):
-                return None
-        return None
 
     def _record(
         self, wf, job, step, outcome, conclusion, note="", tail="", seconds=0.0, soft=False, name=None
@@ -1043,14 +1107,11 @@ class Runner:
                 if "{0}" not in cmd_tpl:
                     cmd_tpl.append("{0}")
         path = os.path.join(tmp, f"step_{step.index}{ext}")
-        with open(path, "w") as f:
-            if cmd_tpl[0] in ("sh", "dash"):
-                f.write(self.sh_preamble)
-            f.write(script)
+        _fresh_file(path, (self.sh_preamble if cmd_tpl[0] in ("sh", "dash") else "") + script)
         cmd = [path if c == "{0}" else c for c in cmd_tpl]
         proc_env = {
             "PATH": ":".join(extra_path + [os.path.dirname(PYTHON), "/usr/local/bin", "/usr/bin", "/bin"]),
-            "HOME": os.path.join(self.root, "home"),
+            "HOME": self.home,
             "LANG": "C.UTF-8",
             "CI": "true",
             "GITHUB_ACTIONS": "true",
@@ -1069,6 +1130,8 @@ class Runner:
             "RUNNER_OS": "Linux",
             "RUNNER_ARCH": "X64",
             "RUNNER_TEMP": tmp,
+            # /tmp is not writable to the confined step: temporary files go to runner.temp.
+            "TMPDIR": tmp,
             "PYTHONPATH": self.py_dir,
             "PYTHONDONTWRITEBYTECODE": "1",
             "PIP_NO_INDEX": "1",
@@ -1077,20 +1140,32 @@ class Runner:
             **files,
             **self.shim_env,
         }
-        os.makedirs(proc_env["HOME"], exist_ok=True)
         for k, v in env.items():
             if k == "PATH":
                 continue
             proc_env[k] = v
+        if "/" not in cmd[0] and shutil.which(cmd[0], path=proc_env["PATH"]) is None:
+            # What starting it unconfined said (the wrapper would say it in its own words).
+            return "failure", f"cannot start {cmd[0]}: [Errno 2] No such file or directory: '{cmd[0]}'", ""
         remaining = max(1.0, min(self.step_timeout, self.deadline - time.monotonic()))
+        # The candidate's code: it may write its job's workspace and runner.temp, the
+        # runner's HOME and the event log of the docker stand-in, nothing else.
+        program = cmd[0]
+        cmd = confined(cmd, rw=[ws, tmp, self.home, self.sim_log])
         try:
             p = _run_group(cmd, cwd, proc_env, remaining)
         except subprocess.TimeoutExpired as e:
             out = (e.output or b"").decode("utf-8", "replace")
             return "failure", f"did not finish within {int(remaining)} s", _tail(out)
         except OSError as e:
-            return "failure", f"cannot start {cmd[0]}: {e}", ""
+            raise GraderProblem(f"cannot start {cmd[0]}: {e}") from None
         out = p.stdout.decode("utf-8", "replace")
+        # The wrapper itself was tried before any step (confine.ensure_confinement), so the
+        # only refusal left to it is not finding or not being allowed to run the program.
+        if p.returncode == 126 and out.startswith("untrusted.py: cannot run "):
+            why = out.strip().splitlines()[0].rsplit(": ", 1)[-1]
+            errno = {"No such file or directory": 2, "Permission denied": 13}.get(why)
+            return "failure", f"cannot start {program}: " + (f"[Errno {errno}] {why}: '{program}'" if errno else why), ""
         if p.returncode == 126 and "Permission denied" in out:
             return (
                 "failure",
@@ -1110,8 +1185,12 @@ class Runner:
         if action == "actions/checkout":
             if with_.get("repository") and with_["repository"].lower() != "lendwise/credit-risk":
                 return "success", f"checkout of {with_['repository']}: not emulated", "", {}
-            dest = os.path.join(ws, with_.get("path", "")) if with_.get("path") else ws
-            shutil.copytree(self.source, dest, dirs_exist_ok=True, symlinks=True)
+            dest = os.path.normpath(os.path.join(ws, with_["path"])) if with_.get("path") else ws
+            if not _under(dest, [ws]):
+                return "failure", f"Repository path '{dest}' is not under '{ws}'", "", {}
+            done = job_files(self.tools, "trees", {"pairs": [[self.source, dest]]}, rw=[ws])
+            if done.get("error"):
+                return "failure", f"checkout failed: {done['error']}", "", {}
             return "success", "checked out the repository", "", {}
         if action == "actions/upload-artifact":
             return self._upload(with_, ws)
@@ -1132,47 +1211,25 @@ class Runner:
         patterns = [ln.strip() for ln in (with_.get("path") or "").splitlines() if ln.strip()]
         if not patterns:
             return "failure", "upload-artifact needs `path`", "", {}
-        includes = [p for p in patterns if not p.startswith("!")]
-        excludes = [p[1:] for p in patterns if p.startswith("!")]
-        files: set[str] = set()
-        roots = []
-        for pat in includes:
-            full = pat if os.path.isabs(pat) else os.path.join(ws, pat)
-            full = os.path.normpath(full)
-            if any(c in pat for c in "*?["):
-                root = full.split("*")[0].split("?")[0].split("[")[0]
-                root = root if root.endswith("/") else os.path.dirname(root)
-                roots.append(os.path.normpath(root))
-                for m in glob.glob(full, recursive=True):
-                    if os.path.isfile(m):
-                        files.add(m)
-                    elif os.path.isdir(m):
-                        files.update(q for q in glob.glob(os.path.join(m, "**"), recursive=True) if os.path.isfile(q))
-            elif os.path.isfile(full):
-                roots.append(os.path.dirname(full))
-                files.add(full)
-            elif os.path.isdir(full):
-                roots.append(full)
-                files.update(q for q in glob.glob(os.path.join(full, "**"), recursive=True) if os.path.isfile(q))
-            else:
-                roots.append(os.path.dirname(full))
-        for ex in excludes:
-            full = os.path.normpath(ex if os.path.isabs(ex) else os.path.join(ws, ex))
-            files = {f for f in files if not (fnmatch.fnmatchcase(f, full) or f.startswith(full + "/"))}
-        if not files:
+        bad = sorted({c for c in name if c in ARTIFACT_NAME_FORBIDDEN})
+        if bad or name in (".", ".."):
+            shown = " ".join(ARTIFACT_NAME_FORBIDDEN[c] for c in bad) or name
+            return "failure", f"The artifact name is not valid: {name}. Contains the following character: {shown}", "", {}
+        store = os.path.join(self.root, "artifacts", str(run_no), name)
+        os.makedirs(store)
+        # The matching and copying read what the steps wrote: done confined (jobfiles.py).
+        done = job_files(self.tools, "upload", {"patterns": patterns, "ws": ws, "store": store}, rw=[store])
+        if done.get("error"):
+            shutil.rmtree(store, ignore_errors=True)
+            return "failure", f"cannot upload {name}: {done['error']}", "", {}
+        listed = done.get("files") or []
+        if not listed:
+            shutil.rmtree(store, ignore_errors=True)
             mode = with_.get("if-no-files-found", "warn")
             if mode == "error":
                 return "failure", f"no files were found with the provided path: {', '.join(patterns)}", "", {}
             return "success", f"warning: no files found at {', '.join(patterns)}; no artifact uploaded", "", {}
-        root = os.path.commonpath(roots) if roots else ws
-        store = os.path.join(self.root, "artifacts", str(run_no), name)
-        for f in files:
-            rel = os.path.relpath(f, root)
-            dst = os.path.join(store, rel)
-            os.makedirs(os.path.dirname(dst), exist_ok=True)
-            shutil.copy2(f, dst)
         self.artifacts[(run_no, name)] = (job.id if job else "", store)
-        listed = sorted(os.path.relpath(f, root) for f in files)
         return "success", f"uploaded {name}: {', '.join(listed[:5])}", "", {"artifact-id": "1"}
 
     def _download(self, with_: dict, ws: str):
@@ -1198,7 +1255,9 @@ class Runner:
                 if name in hidden:
                     why += f" (job {hidden[name]} uploads it, but job {job.id if job else '?'} does not `needs` it, so it runs alongside, not after)"
                 return "failure", why, "", {}
-            shutil.copytree(visible[name], dest, dirs_exist_ok=True)
+            done = job_files(self.tools, "trees", {"pairs": [[visible[name], dest]]}, rw=self._writable(ws))
+            if done.get("error"):
+                return "failure", f"cannot download {name}: {done['error']}", "", {}
             return (
                 "success",
                 f"downloaded {name} into {os.path.relpath(dest, ws) if dest.startswith(ws) else dest}",
@@ -1207,15 +1266,21 @@ class Runner:
             )
         pattern = with_.get("pattern")
         merge = with_.get("merge-multiple", "false").strip().lower() == "true"
-        for n, store in visible.items():
-            if pattern and not fnmatch.fnmatchcase(n, pattern):
-                continue
-            shutil.copytree(store, dest if merge else os.path.join(dest, n), dirs_exist_ok=True)
+        pairs = [
+            [store, dest if merge else os.path.join(dest, n)]
+            for n, store in visible.items()
+            if not pattern or fnmatch.fnmatchcase(n, pattern)
+        ]
+        done = job_files(self.tools, "trees", {"pairs": pairs}, rw=self._writable(ws))
+        if done.get("error"):
+            return "failure", f"cannot download the artifacts: {done['error']}", "", {}
         return "success", f"downloaded {len(visible)} artifact(s)", "", {"download-path": dest}
 
-    def _build_push(self, with_: dict, ws: str):
-        import dockerctx
+    def _writable(self, ws: str) -> list[str]:
+        """What a job's steps may write: its workspace, its runner.temp, the runner's HOME."""
+        return [ws, os.path.join(os.path.dirname(ws), "tmp"), self.home]
 
+    def _build_push(self, with_: dict, ws: str):
         context = with_.get("context")
         file_ = with_.get("file")
         if not context or context.startswith("{{defaultContext}}"):
@@ -1226,7 +1291,7 @@ class Runner:
                 if not sub or f.startswith(sub.rstrip("/") + "/")
             }
             df = os.path.join(self.source, sub, file_ or "Dockerfile")
-            why = dockerctx.problems(os.path.join(self.source, sub), df, files=files)
+            why = self._problems({"context": os.path.join(self.source, sub), "dockerfile": df, "files": sorted(files)})
             if (file_ or "Dockerfile") not in files and not why:
                 why = [f"{file_ or 'Dockerfile'} is not committed"]
             how = "docker/build-push-action (Git context)"
@@ -1239,9 +1304,8 @@ class Runner:
                 if file_
                 else os.path.join(ctx_dir, "Dockerfile")
             )
-            os.environ["SIM_SHOW_BASE"] = ws
             why = (
-                dockerctx.problems(ctx_dir, df)
+                self._problems({"context": ctx_dir, "dockerfile": df, "show_base": ws})
                 if os.path.isdir(ctx_dir)
                 else [f"build context {context} does not exist"]
             )
@@ -1256,3 +1320,10 @@ class Runner:
             "",
             {"imageid": "sha256:" + "0" * 64, "digest": "sha256:" + "0" * 64},
         )
+
+    def _problems(self, request: dict) -> list[str]:
+        """dockerctx.problems(), confined: the Dockerfile and the context are the candidate's."""
+        done = job_files(self.tools, "problems", request)
+        if done.get("error"):
+            return [f"cannot read the build's files: {done['error']}"]
+        return [str(w) for w in done.get("why") or []]
