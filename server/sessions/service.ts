@@ -423,7 +423,6 @@ export class SessionService {
     await this.fail(sessionId, failure);
   }
 
-  /** Moves a live session to `to` and removes its sandbox. Returns the new row, or null if it was not live. */
   /**
    * Grades the session now. Concurrent requests for one session share one grading, so a
    * candidate pressing "check" repeatedly costs one run. The report is stored with its history.
@@ -478,6 +477,7 @@ export class SessionService {
     );
   }
 
+  /** Moves a live session to `to` and removes its sandbox. Returns the new row, or null if it was not live. */
   private async finish(id: string, to: 'ended' | 'failed' | 'expired', error?: string): Promise<Session | null> {
     if (to === 'ended' || to === 'expired') await this.closeOut(id, to === 'ended' ? 'end' : 'expiry');
     const fields = to === 'failed' ? { endedAt: this.now(), error: error ?? 'failed' } : { endedAt: this.now() };
