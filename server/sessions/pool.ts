@@ -16,7 +16,7 @@ export interface WarmSandbox {
   /** The session id this sandbox was prepared under; the claiming session takes it. */
   id: string;
   labId: string;
-  /** Whatever `prepare` returns about it (the sandbox reference, the start commit). */
+  /** When it became ready (ms since the epoch); implementations add what they need (the sandbox, the start commit). */
   preparedAt: number;
 }
 
