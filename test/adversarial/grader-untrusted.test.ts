@@ -5,11 +5,9 @@
  * container, can do all three (the controls).
  */
 import fs from 'node:fs';
-import os from 'node:os';
-import path from 'node:path';
 import { afterAll, beforeAll, describe, expect } from 'vitest';
-import { REPO_ROOT, ServerProcess } from '../helpers/server-process.js';
-import { createSession, openTerminal, PROMPT, waitForState, type CreatedSession } from '../helpers/session-flow.js';
+import { ServerProcess } from '../helpers/server-process.js';
+import { createSession, oneLabDir, openTerminal, PROMPT, waitForState, type CreatedSession } from '../helpers/session-flow.js';
 import type { TerminalClient } from '../helpers/terminal-client.js';
 import { attack } from './row.js';
 
@@ -120,14 +118,12 @@ describe('the candidate’s code run by a grader', () => {
   let term: TerminalClient;
 
   beforeAll(async () => {
-    labsDir = await fs.promises.mkdtemp(path.join(os.tmpdir(), 'opslab-confined-'));
-    await fs.promises.symlink(path.join(REPO_ROOT, 'labs/_images'), path.join(labsDir, '_images'));
-    await fs.promises.mkdir(path.join(labsDir, 'confined/grader'), { recursive: true });
-    await fs.promises.writeFile(path.join(labsDir, 'confined/lab.yaml'), LAB);
-    await fs.promises.writeFile(path.join(labsDir, 'confined/brief.md'), '# Confined\n');
-    await fs.promises.mkdir(path.join(labsDir, 'confined/solution'), { recursive: true });
-    await fs.promises.writeFile(path.join(labsDir, 'confined/solution/solve.py'), 'print("the-hidden-answer-31337")\n');
-    for (const [name, text] of Object.entries(GRADER)) await fs.promises.writeFile(path.join(labsDir, 'confined/grader', name), text);
+    labsDir = await oneLabDir('confined', {
+      'lab.yaml': LAB,
+      'brief.md': '# Confined\n',
+      'solution/solve.py': 'print("the-hidden-answer-31337")\n',
+      ...Object.fromEntries(Object.entries(GRADER).map(([name, text]) => [`grader/${name}`, text])),
+    });
     server = await ServerProcess.start({ OPSLAB_LABS_DIR: labsDir });
     session = await createSession(server, 'confined');
     await waitForState(server, session.id, 'ready', 120_000);

@@ -13,8 +13,8 @@ import { randomUUID } from 'node:crypto';
 import tar from 'tar-stream';
 import { takeSnapshot } from '../../server/checker/snapshot.js';
 import { afterAll, beforeAll, describe, expect } from 'vitest';
-import { REPO_ROOT, ServerProcess } from '../helpers/server-process.js';
-import { createSession, openTerminal, PROMPT, waitForState, type CreatedSession } from '../helpers/session-flow.js';
+import { ServerProcess } from '../helpers/server-process.js';
+import { createSession, oneLabDir, openTerminal, PROMPT, waitForState, type CreatedSession } from '../helpers/session-flow.js';
 import type { TerminalClient } from '../helpers/terminal-client.js';
 import { attack } from './row.js';
 
@@ -61,12 +61,7 @@ describe('a candidate attacking the checker', () => {
   let step = 0;
 
   beforeAll(async () => {
-    labsDir = await fs.promises.mkdtemp(path.join(os.tmpdir(), 'opslab-tamper-'));
-    await fs.promises.symlink(path.join(REPO_ROOT, 'labs/_images'), path.join(labsDir, '_images'));
-    await fs.promises.mkdir(path.join(labsDir, 'tamper/solution'), { recursive: true });
-    await fs.promises.writeFile(path.join(labsDir, 'tamper/lab.yaml'), LAB);
-    await fs.promises.writeFile(path.join(labsDir, 'tamper/brief.md'), '# Tamper\n');
-    await fs.promises.writeFile(path.join(labsDir, 'tamper/solution/answer.txt'), '42\n');
+    labsDir = await oneLabDir('tamper', { 'lab.yaml': LAB, 'brief.md': '# Tamper\n', 'solution/answer.txt': '42\n' });
     server = await ServerProcess.start({ OPSLAB_LABS_DIR: labsDir });
     session = await createSession(server, 'tamper');
     await waitForState(server, session.id, 'ready', 120_000);

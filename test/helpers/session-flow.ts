@@ -2,8 +2,11 @@
  * The steps most integration tests share: create a session through the API, wait until
  * it is ready, and open terminals the way the web app does (ticket, then WebSocket).
  */
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
 import Docker from 'dockerode';
-import { ServerProcess } from './server-process.js';
+import { REPO_ROOT, ServerProcess } from './server-process.js';
 import { TerminalClient } from './terminal-client.js';
 
 export interface CreatedSession {
@@ -98,4 +101,19 @@ export async function recordingOf(
     .map((e) => e[2])
     .join('');
   return { status: rec.status, contentType: rec.headers.get('content-type'), header: JSON.parse(head) as Record<string, unknown>, events, text };
+}
+
+/**
+ * A labs directory holding one lab of a test's own (`files`: paths inside the lab → text),
+ * with the repository's shared images beside it, for `OPSLAB_LABS_DIR`. The caller removes it.
+ */
+export async function oneLabDir(labId: string, files: Record<string, string>): Promise<string> {
+  const labsDir = await fs.promises.mkdtemp(path.join(os.tmpdir(), `opslab-${labId}-`));
+  await fs.promises.symlink(path.join(REPO_ROOT, 'labs/_images'), path.join(labsDir, '_images'));
+  for (const [name, text] of Object.entries(files)) {
+    const file = path.join(labsDir, labId, name);
+    await fs.promises.mkdir(path.dirname(file), { recursive: true });
+    await fs.promises.writeFile(file, text);
+  }
+  return labsDir;
 }
