@@ -6,9 +6,18 @@ import { notice } from '../../components/notice.js';
 import { requireStaff, staffLayout } from '../../components/staff-layout.js';
 import { stateBadge } from '../../components/state-badge.js';
 import { h, replaceChildren } from '../../lib/dom.js';
-import { formatClock, formatDateTime, relative } from '../../lib/format.js';
+import { formatClock, formatDateTime, formatMinutes, relative } from '../../lib/format.js';
 import { explain } from '../../lib/messages.js';
 import type { PageContext } from '../../router.js';
+
+/** How long a past round lasted, from the shell being ready (or the request) to its end. */
+function roundLength(s: Session): string {
+  const start = new Date(s.readyAt ?? s.createdAt).getTime();
+  const end = s.endedAt ? new Date(s.endedAt).getTime() : NaN;
+  if (!Number.isFinite(start) || !Number.isFinite(end) || end < start) return '—';
+  const minutes = Math.round((end - start) / 60_000);
+  return minutes < 1 ? 'under a minute' : formatMinutes(minutes);
+}
 
 const REFRESH_MS = 5000;
 
@@ -63,8 +72,14 @@ export async function sessionsPage({ root }: PageContext): Promise<(() => void) 
       h('td', null, h('div', { class: 'strong' }, s.candidate.name), s.candidate.email ? h('div', { class: 'muted small' }, s.candidate.email) : null),
       h('td', null, labTitles.get(s.lab) ?? s.lab),
       h('td', null, stateBadge(s.state), s.error ? h('div', { class: 'muted small' }, s.error) : null),
-      h('td', null, h('span', { title: formatDateTime(s.createdAt) }, relative(s.createdAt))),
-      h('td', null, isLive ? (left !== null && left > 0 ? `${formatClock(left)} left` : 'ending…') : formatDateTime(s.endedAt)),
+      // Live rounds read best relative ("started 3 minutes ago", "12:04 left"); past ones
+      // are scanned by date, and how long the round took says more than when it ended.
+      h('td', null, isLive ? h('span', { title: formatDateTime(s.createdAt) }, relative(s.createdAt)) : formatDateTime(s.createdAt)),
+      h(
+        'td',
+        { 'data-testid': isLive ? 'session-left' : 'session-length' },
+        isLive ? (left !== null && left > 0 ? `${formatClock(left)} left` : 'ending…') : roundLength(s),
+      ),
       h('td', { class: 'numeric', 'data-testid': 'session-score' }, report ? `${report.score} / ${report.maxScore}` : h('span', { class: 'muted' }, '—')),
       h(
         'td',
@@ -89,8 +104,8 @@ export async function sessionsPage({ root }: PageContext): Promise<(() => void) 
           h('th', { scope: 'col' }, 'Candidate'),
           h('th', { scope: 'col' }, 'Lab'),
           h('th', { scope: 'col' }, 'State'),
-          h('th', { scope: 'col' }, 'Created'),
-          h('th', { scope: 'col' }, live ? 'Time left' : 'Ended'),
+          h('th', { scope: 'col' }, live ? 'Started' : 'Date'),
+          h('th', { scope: 'col' }, live ? 'Time left' : 'Length'),
           h('th', { scope: 'col', class: 'numeric' }, 'Score'),
           h('th', { scope: 'col' }, h('span', { class: 'visually-hidden' }, 'Actions')),
         ),
