@@ -1,8 +1,11 @@
 import { defineConfig } from 'vitest/config';
 
-// Five projects, run in parallel by the test command:
+// Seven projects. The test command runs all but `kubernetes` in parallel, then
+// `kubernetes` once the cluster it builds in the background meanwhile is up:
 //   unit        – pure logic and fast fakes, no engine (seconds)
-//   contract    – the SandboxDriver contract suite, run against every driver
+//   store       – the repository contract suite against a real PostgreSQL (scripts/setup/postgres.sh)
+//   contract    – the SandboxDriver contract suite, run against the local and Docker drivers
+//   kubernetes  – the same contract suite against a real Kubernetes cluster (scripts/k8s)
 //   integration – the real server against the real Docker engine
 //   adversarial – attacks and faults, each a row of a table (npm run test:adversarial)
 //   e2e         – the web app in Debian's Chromium (playwright-core) against a real server
@@ -22,8 +25,24 @@ export default defineConfig({
         test: {
           name: 'contract',
           include: ['test/contract/**/*.test.ts'],
+          exclude: ['test/contract/kubernetes.test.ts'],
           testTimeout: 120_000,
           hookTimeout: 180_000,
+        },
+      },
+      {
+        test: {
+          name: 'store',
+          include: ['test/store/**/*.test.ts'],
+          testTimeout: 30_000,
+        },
+      },
+      {
+        test: {
+          name: 'kubernetes',
+          include: ['test/contract/kubernetes.test.ts'],
+          testTimeout: 180_000,
+          hookTimeout: 300_000,
         },
       },
       {

@@ -1,8 +1,14 @@
 #!/usr/bin/env bash
 # Sets up what the tests need on this machine (Node dependencies, the web app's build,
-# a Chromium for the browser tests, a Docker engine, the sandbox images), then runs
-# every test: type-checking, lint, and the unit, contract, integration and e2e
-# (browser) suites (vitest). Ends with one summary line: "N passed, N failed".
+# a Chromium for the browser tests, a Docker engine, the sandbox images, a PostgreSQL
+# server), then runs every test: type-checking, lint, and the unit, contract,
+# integration, adversarial and e2e (browser) suites (vitest); meanwhile it builds and
+# starts a single-node Kubernetes cluster (scripts/k8s: ~11 min from source on a fresh
+# 2-core machine, seconds once cached) and then runs the driver contract suite against
+# it. Ends with one summary line: "N passed, N failed".
+#
+# OPSLAB_TEST_K8S=0 leaves the cluster out; the summary then says the Kubernetes suite
+# was skipped and why.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -10,9 +16,31 @@ bash scripts/setup/node-deps.sh
 bash scripts/setup/web-build.sh
 bash scripts/setup/browser.sh
 bash scripts/setup/all.sh
+# A real PostgreSQL on loopback for the store's tests; prints OPSLAB_TEST_DATABASE_URL=...
+pg_out=$(bash scripts/setup/postgres.sh) || { echo "[test] PostgreSQL could not be set up:"; echo "$pg_out"; exit 1; }
+pg_url=$(grep '^OPSLAB_TEST_DATABASE_URL=' <<<"$pg_out" | tail -1) || { echo "[test] scripts/setup/postgres.sh printed no OPSLAB_TEST_DATABASE_URL"; exit 1; }
+export "${pg_url?}"
 
 mkdir -p test-output
+rm -f test-output/vitest.json test-output/vitest-k8s.json
 status=0
+
+# The cluster builds (nice'd) while the other suites run; its log is kept for CI readers.
+K8S_LOG=test-output/k8s-cluster.log
+K8S_IMAGE=${OPSLAB_BASE_IMAGE:-opslab/base:bookworm}
+k8s_pid=
+if [[ ${OPSLAB_TEST_K8S:-1} != 0 ]]; then
+  echo "[test] building and starting a Kubernetes cluster in the background (log: $K8S_LOG)"
+  (
+    set -e
+    t0=$(date +%s)
+    bash scripts/k8s/build.sh --kube-router
+    bash scripts/k8s/up.sh --network-policy
+    bash scripts/k8s/load-image.sh "$K8S_IMAGE"
+    echo "[test] cluster ready in $(($(date +%s) - t0)) s"
+  ) >"$K8S_LOG" 2>&1 &
+  k8s_pid=$!
+fi
 static_failed=0
 echo "[test] type-check and lint"
 npx tsc --noEmit -p tsconfig.json &
@@ -22,16 +50,45 @@ lint_pid=$!
 wait "$tsc_pid" || { echo "[test] type-check failed"; status=1; static_failed=$((static_failed + 1)); }
 wait "$lint_pid" || { echo "[test] lint failed"; status=1; static_failed=$((static_failed + 1)); }
 
-echo "[test] unit, contract, integration, adversarial and e2e suites"
-npx vitest run --reporter=default --reporter=./test/adversarial/table-reporter.ts --reporter=json --outputFile.json=test-output/vitest.json "$@" || status=1
+echo "[test] unit, store, contract, integration, adversarial and e2e suites"
+npx vitest run --project unit --project store --project contract --project integration --project adversarial --project e2e \
+  --reporter=default --reporter=./test/adversarial/table-reporter.ts --reporter=json --outputFile.json=test-output/vitest.json "$@" || status=1
 
-# One closing line a CI reader understands, from vitest's own JSON report; a failed
-# type-check or lint counts as a failed test.
-STATIC_FAILED=$static_failed node -e '
-  const r = JSON.parse(require("fs").readFileSync("test-output/vitest.json", "utf8"));
-  const skipped = r.numPendingTests + r.numTodoTests;
-  const failed = r.numFailedTests + Number(process.env.STATIC_FAILED);
-  console.log(`tests: ${r.numPassedTests} passed, ${failed} failed` + (skipped ? `, ${skipped} skipped` : ""));
+k8s_note=
+if [[ -n $k8s_pid ]]; then
+  echo "[test] waiting for the Kubernetes cluster"
+  if wait "$k8s_pid"; then
+    tail -1 "$K8S_LOG"
+    echo "[test] the driver contract suite against Kubernetes"
+    KUBECONFIG=${KUBECONFIG:-/var/lib/opslab-k8s/admin.kubeconfig} OPSLAB_BASE_IMAGE=$K8S_IMAGE \
+      npx vitest run --project kubernetes --reporter=default --reporter=json --outputFile.json=test-output/vitest-k8s.json || status=1
+  else
+    # Loud, and counted as a failure: the suite could not run.
+    echo "[test] the Kubernetes cluster could not be built or started; the last lines of $K8S_LOG:"
+    tail -25 "$K8S_LOG" | sed 's/^/[k8s] /'
+    status=1
+    static_failed=$((static_failed + 1))
+  fi
+  bash scripts/k8s/down.sh >>"$K8S_LOG" 2>&1 || echo "[test] scripts/k8s/down.sh failed (see $K8S_LOG)"
+else
+  k8s_note="the Kubernetes contract suite was skipped (OPSLAB_TEST_K8S=0)"
+fi
+
+# One closing line a CI reader understands, from vitest's own JSON reports; a failed
+# type-check, lint or cluster build counts as a failed test.
+STATIC_FAILED=$static_failed K8S_NOTE=$k8s_note node -e '
+  const fs = require("fs");
+  const files = ["test-output/vitest.json", "test-output/vitest-k8s.json"].filter((f) => fs.existsSync(f));
+  if (!files.includes("test-output/vitest.json")) process.exit(1);
+  const t = { passed: 0, failed: Number(process.env.STATIC_FAILED), skipped: 0 };
+  for (const f of files) {
+    const r = JSON.parse(fs.readFileSync(f, "utf8"));
+    t.passed += r.numPassedTests;
+    t.failed += r.numFailedTests;
+    t.skipped += r.numPendingTests + r.numTodoTests;
+  }
+  const note = process.env.K8S_NOTE ? ` (${process.env.K8S_NOTE})` : "";
+  console.log(`tests: ${t.passed} passed, ${t.failed} failed` + (t.skipped ? `, ${t.skipped} skipped` : "") + note);
 ' || { echo "[test] no test report was written"; status=1; }
 [ "$status" -eq 0 ] && echo "[test] all green" || echo "[test] FAILED"
 exit "$status"

@@ -49,7 +49,36 @@ const originSchema = z
   .transform((v) => new URL(v).origin);
 
 const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
-const DRIVER_KINDS = ['docker', 'local'] as const;
+const DRIVER_KINDS = ['docker', 'local', 'kubernetes'] as const;
+const IMAGE_PULL_POLICIES = ['Always', 'IfNotPresent', 'Never'] as const;
+const dnsLabel = (what: string) =>
+  z.string({ error: `expected ${what}` }).regex(/^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/, { error: `expected ${what} (lowercase letters, digits and dashes, at most 63)` });
+
+const STORE_KINDS = ['sqlite', 'postgres'] as const;
+
+// Where sessions, users and the rest are kept: SQLite in <dataDir>/opslab.db (one
+// server), or PostgreSQL (several replicas share it). A URL alone means PostgreSQL.
+const storeSchema = z
+  .strictObject({
+    kind: z.enum(STORE_KINDS, { error: `expected one of ${STORE_KINDS.join(', ')}` }).optional(),
+    url: z
+      .string({ error: 'expected a postgres:// URL' })
+      .refine((v) => /^postgres(ql)?:\/\/./.test(v.trim()), { error: 'expected a URL like postgres://user:password@host:5432/opslab' })
+      .optional(),
+  })
+  .superRefine((s, ctx) => {
+    if (s.kind === 'postgres' && s.url === undefined) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['kind'],
+        message: 'store.kind is postgres but no database URL is set: set OPSLAB_DATABASE_URL (postgres://user:password@host:5432/opslab)',
+        params: { paths: ['store.kind', 'store.url'] },
+      });
+    }
+  })
+  .transform((s): { kind: (typeof STORE_KINDS)[number]; url?: string } =>
+    s.url !== undefined && s.kind !== 'sqlite' ? { kind: 'postgres', url: s.url.trim() } : { kind: s.kind ?? 'sqlite' },
+  );
 
 const DAY_SECONDS = 86_400;
 const DAY_MINUTES = 1_440;
@@ -66,6 +95,7 @@ const RawConfigSchema = z
       .prefault({}),
     dataDir: nonEmpty('a directory path').default('./data'),
     labsDir: nonEmpty('a directory path').default('./labs'),
+    store: storeSchema.prefault({}),
     logLevel: z.enum(LOG_LEVELS, { error: `expected one of ${LOG_LEVELS.join(', ')}` }).default('info'),
     adminToken: z
       .string({ error: 'expected a string' })
@@ -84,6 +114,28 @@ const RawConfigSchema = z
           .string({ error: 'expected an IPv4 CIDR' })
           .regex(/^(\d{1,3}\.){3}\d{1,3}\/(8|9|1\d|2[0-4])$/, { error: 'expected an IPv4 CIDR from /8 to /24, like 172.16.0.0/16' })
           .default('172.16.0.0/16'),
+        // driver.kind kubernetes: where and how sandbox Pods run.
+        kubernetes: z
+          .strictObject({
+            namespace: dnsLabel('a namespace name').default('opslab-sandboxes'),
+            // A kubeconfig file (KUBECONFIG also sets it); without one, the in-cluster config.
+            kubeconfig: nonEmpty('a file path').optional(),
+            // gVisor, Kata, ...: a RuntimeClass the cluster has; its default runtime when unset.
+            runtimeClassName: z
+              .string({ error: 'expected a RuntimeClass name' })
+              .regex(/^[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$/, { error: 'expected a RuntimeClass name (lowercase DNS subdomain)' })
+              .optional(),
+            imagePullPolicy: z.enum(IMAGE_PULL_POLICIES, { error: `expected one of ${IMAGE_PULL_POLICIES.join(', ')}` }).default('IfNotPresent'),
+            // Besides private, CGNAT and link-local ranges, where `egress` sandboxes may not go
+            // (nodes or services on public addresses).
+            egressBlockedCidrs: z
+              .array(
+                z.string({ error: 'expected an IPv4 CIDR' }).regex(/^(\d{1,3}\.){3}\d{1,3}\/([0-9]|[12]\d|3[0-2])$/, { error: 'expected an IPv4 CIDR like 203.0.113.0/24' }),
+                { error: 'expected a list of IPv4 CIDRs' },
+              )
+              .default([]),
+          })
+          .prefault({}),
       })
       .prefault({}),
     sessions: z
@@ -119,6 +171,23 @@ const RawConfigSchema = z
         recordingMaxMb: intIn(1, 65_536).default(64),
       })
       .prefault({}),
+    // Several replicas on one PostgreSQL: each live session's terminal is served by one
+    // replica at a time (a lease it renews every heartbeat); the others forward to it.
+    replicas: z
+      .strictObject({
+        // Stable across restarts (a restarted replica takes its own sessions back at
+        // once): the pod name on Kubernetes; host name and port by default.
+        id: z
+          .string({ error: 'expected a replica id' })
+          .regex(/^[A-Za-z0-9][A-Za-z0-9_.:-]{0,127}$/, { error: 'expected a replica id (letters, digits, . _ : -; at most 128)' })
+          .optional(),
+        // The base URL other replicas reach this one on (http://<pod IP>:8080).
+        address: publicUrlSchema.optional(),
+        // A replica that stops renewing (it died) loses its sessions after this long.
+        leaseTtlMs: intIn(1_000, 600_000).default(10_000),
+        heartbeatMs: intIn(200, 60_000).default(2_000),
+      })
+      .prefault({}),
     // Warm pools: per lab id, how many sandboxes wait ready (setup done) for the next
     // session of that lab. Each serves one candidate and is never reused.
     pools: z
@@ -143,6 +212,12 @@ const RawConfigSchema = z
       related(
         ['sessions.defaultDurationMinutes', 'sessions.maxDurationMinutes'],
         `sessions.defaultDurationMinutes (${s.defaultDurationMinutes}) must not exceed sessions.maxDurationMinutes (${s.maxDurationMinutes})`,
+      );
+    }
+    if (c.replicas.heartbeatMs * 2 > c.replicas.leaseTtlMs) {
+      related(
+        ['replicas.heartbeatMs', 'replicas.leaseTtlMs'],
+        `replicas.heartbeatMs (${c.replicas.heartbeatMs}) must be at most half of replicas.leaseTtlMs (${c.replicas.leaseTtlMs}), so one missed heartbeat does not lose a replica's sessions`,
       );
     }
     const t = c.terminal;
@@ -194,6 +269,9 @@ export const ENV_VARS: readonly EnvVar[] = [
   { name: 'OPSLAB_ALLOWED_ORIGINS', path: 'server.allowedOrigins', kind: 'list' },
   { name: 'OPSLAB_DATA_DIR', path: 'dataDir', kind: 'string' },
   { name: 'OPSLAB_LABS_DIR', path: 'labsDir', kind: 'string' },
+  { name: 'OPSLAB_STORE', path: 'store.kind', kind: 'string' },
+  // Holds the database password: never echoed.
+  { name: 'OPSLAB_DATABASE_URL', path: 'store.url', kind: 'string', secret: true },
   { name: 'OPSLAB_LOG_LEVEL', path: 'logLevel', kind: 'string' },
   { name: 'OPSLAB_ADMIN_TOKEN', path: 'adminToken', kind: 'string', secret: true },
   { name: 'OPSLAB_DRIVER', path: 'driver.kind', kind: 'string' },
@@ -201,6 +279,13 @@ export const ENV_VARS: readonly EnvVar[] = [
   { name: 'OPSLAB_DOCKER_SOCKET', path: 'driver.dockerSocket', kind: 'string' },
   { name: 'OPSLAB_BASE_IMAGE', path: 'driver.baseImage', kind: 'string' },
   { name: 'OPSLAB_DOCKER_SUBNET_POOL', path: 'driver.subnetPool', kind: 'string' },
+  // kubectl's variable first, so that OPSLAB_K8S_KUBECONFIG (later in this table) wins over it.
+  { name: 'KUBECONFIG', path: 'driver.kubernetes.kubeconfig', kind: 'string' },
+  { name: 'OPSLAB_K8S_KUBECONFIG', path: 'driver.kubernetes.kubeconfig', kind: 'string' },
+  { name: 'OPSLAB_K8S_NAMESPACE', path: 'driver.kubernetes.namespace', kind: 'string' },
+  { name: 'OPSLAB_K8S_RUNTIME_CLASS', path: 'driver.kubernetes.runtimeClassName', kind: 'string' },
+  { name: 'OPSLAB_K8S_IMAGE_PULL_POLICY', path: 'driver.kubernetes.imagePullPolicy', kind: 'string' },
+  { name: 'OPSLAB_K8S_EGRESS_BLOCKED_CIDRS', path: 'driver.kubernetes.egressBlockedCidrs', kind: 'list' },
   { name: 'OPSLAB_SESSION_DEFAULT_MINUTES', path: 'sessions.defaultDurationMinutes', kind: 'int' },
   { name: 'OPSLAB_SESSION_MAX_MINUTES', path: 'sessions.maxDurationMinutes', kind: 'int' },
   { name: 'OPSLAB_READY_TIMEOUT_SECONDS', path: 'sessions.readyTimeoutSeconds', kind: 'int' },
@@ -215,6 +300,10 @@ export const ENV_VARS: readonly EnvVar[] = [
   { name: 'OPSLAB_SANDBOX_DISK_MB', path: 'sandbox.diskMb', kind: 'int' },
   { name: 'OPSLAB_RECORDING_MAX_MB', path: 'terminal.recordingMaxMb', kind: 'int' },
   { name: 'OPSLAB_POOLS', path: 'pools', kind: 'map' },
+  { name: 'OPSLAB_REPLICA_ID', path: 'replicas.id', kind: 'string' },
+  { name: 'OPSLAB_REPLICA_ADDRESS', path: 'replicas.address', kind: 'string' },
+  { name: 'OPSLAB_LEASE_TTL_MS', path: 'replicas.leaseTtlMs', kind: 'int' },
+  { name: 'OPSLAB_HEARTBEAT_MS', path: 'replicas.heartbeatMs', kind: 'int' },
 ];
 
 /** Names the config reads that are not settings in the table. */

@@ -17,6 +17,8 @@ export const ERROR_STATUS = {
   SANDBOX_FAILED: 502,
   NO_CAPACITY: 503,
   DRIVER_UNSAFE: 503,
+  /** Another replica holds the session and does not answer; it is taken over within seconds. */
+  REPLICA_UNAVAILABLE: 503,
   LAB_INVALID: 422,
   CONFIG_INVALID: 500,
 } as const;

@@ -4,6 +4,7 @@
  */
 import fs from 'node:fs';
 import http from 'node:http';
+import os from 'node:os';
 import path from 'node:path';
 import { pino, type Logger } from 'pino';
 import { ensureAdmin } from './auth/bootstrap.js';
@@ -16,6 +17,8 @@ import { terminalUpgradeHandler } from './http/ws.js';
 import { LabCatalog } from './labs/catalog.js';
 import { createDriver } from './sandbox/factory.js';
 import { SessionService } from './sessions/service.js';
+import { isLive } from './sessions/state.js';
+import { LeaseKeeper } from './replicas/lease-keeper.js';
 import { openStore } from './store/store.js';
 import { VERSION } from './version.js';
 
@@ -36,11 +39,24 @@ function allowedOrigins(config: Config): Set<string> {
   return origins;
 }
 
+/**
+ * Who this replica is to the others: an id stable across its restarts (host name and
+ * port unless configured; the pod name on Kubernetes) and the address they forward to.
+ */
+export function replicaIdentity(config: Config): { id: string; address: string } {
+  const host = config.server.host === '0.0.0.0' || config.server.host === '::' ? '127.0.0.1' : config.server.host;
+  return {
+    id: config.replicas.id ?? `${os.hostname()}:${config.server.port}`,
+    address: config.replicas.address ?? `http://${host.includes(':') ? `[${host}]` : host}:${config.server.port}`,
+  };
+}
+
 export async function startServer(config: Config, logger: Logger = createLogger(config)): Promise<RunningServer> {
   fs.mkdirSync(config.dataDir, { recursive: true });
   fs.mkdirSync(path.join(config.dataDir, 'recordings'), { recursive: true });
-  const store = openStore(path.join(config.dataDir, 'opslab.db'));
-  ensureAdmin({ users: store.users, dataDir: config.dataDir, adminToken: config.adminToken, logger });
+  const store = await openStore(config, { onIdleError: (err) => logger.warn({ err }, 'an idle database connection failed; it is replaced on demand') });
+  logger.info({ store: store.kind }, `store: ${store.kind === 'postgres' ? 'PostgreSQL' : path.join(config.dataDir, 'opslab.db')}`);
+  await ensureAdmin({ store, dataDir: config.dataDir, adminToken: config.adminToken, logger });
 
   const labs = LabCatalog.load(config.labsDir);
   for (const broken of labs.invalid) {
@@ -48,16 +64,36 @@ export async function startServer(config: Config, logger: Logger = createLogger(
   }
   logger.info({ labs: labs.list().map((l) => l.id) }, `loaded ${labs.list().length} lab(s)`);
 
-  const driver = await createDriver(config, { ownerId: store.meta.installationId(), logger });
-  const sessions = new SessionService({ config, store, driver, labs, logger });
-  await sessions.readopt();
+  const driver = await createDriver(config, { ownerId: await store.meta.installationId(), logger });
+  const replica = replicaIdentity(config);
+  // The keeper and the service call each other: the hooks reach the service once built.
+  // eslint-disable-next-line prefer-const -- assigned once, just below
+  let sessions: SessionService;
+  const leases = new LeaseKeeper({
+    leases: store.leases,
+    replicaId: replica.id,
+    address: replica.address,
+    ttlMs: config.replicas.leaseTtlMs,
+    renewEveryMs: config.replicas.heartbeatMs,
+    logger,
+    hooks: {
+      liveSessionIds: async () => (await store.sessions.listLive()).map((s) => s.id),
+      isLive: async (id) => isLive((await store.sessions.get(id))?.state ?? 'ended'),
+      adopt: (id) => sessions.adopt(id),
+      relinquish: (id) => sessions.relinquish(id),
+    },
+  });
+  sessions = new SessionService({ config, store, driver, labs, logger, leases });
+  logger.info({ replica: replica.id, address: replica.address }, `replica ${replica.id}`);
+  // Takes back this replica's sessions (after a restart) and any no live replica holds.
+  await leases.tick();
+  leases.start();
   await sessions.reap().catch((err: unknown) => logger.warn({ err }, 'initial reap failed'));
   sessions.startBackgroundWork();
+  const replicas = { replicaId: replica.id, remoteHolder: (id: string) => leases.remoteHolder(id) };
 
   const tickets = new TerminalTickets({
-    tickets: store.tickets,
-    sessions: store.sessions,
-    events: store.events,
+    store,
     ttlSeconds: config.sessions.ticketTtlSeconds,
   });
   const app = createApp({
@@ -71,9 +107,10 @@ export async function startServer(config: Config, logger: Logger = createLogger(
     tickets,
     store,
     driver,
+    replicas,
   });
   const server = http.createServer(app);
-  server.on('upgrade', terminalUpgradeHandler({ allowedOrigins: allowedOrigins(config), tickets, sessions, logger }));
+  server.on('upgrade', terminalUpgradeHandler({ allowedOrigins: allowedOrigins(config), tickets, sessions, logger, replicas }));
   await new Promise<void>((resolve, reject) => {
     server.once('error', (e: NodeJS.ErrnoException) =>
       reject(new AppError('CONFIG_INVALID', `cannot listen on ${config.server.host}:${config.server.port}: ${e.code ?? e.message}`)),
@@ -91,7 +128,9 @@ export async function startServer(config: Config, logger: Logger = createLogger(
       server.close();
       server.closeAllConnections();
       await sessions.shutdown();
-      store.close();
+      // Handed back, so another replica takes the sessions over at once.
+      await leases.stop().catch((err: unknown) => logger.warn({ err }, 'releasing the terminal leases'));
+      await store.close();
     },
   };
 }

@@ -32,6 +32,10 @@ K8S_SERVICE_CIDR=${K8S_SERVICE_CIDR:-10.96.0.0/16}
 K8S_SERVICE_IP=${K8S_SERVICE_IP:-10.96.0.1}
 K8S_BRIDGE=${K8S_BRIDGE:-opslabk8s0}
 
+# Processes per Pod (kubelet podPidsLimit): the only pids limit Kubernetes has, for the
+# whole sandbox (workspace + grader). Without it a fork bomb in one Pod takes the node's.
+K8S_POD_PIDS_LIMIT=${K8S_POD_PIDS_LIMIT:-1024}
+
 k8s_log() { printf '[k8s %s] %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
 
 k8s_node_ip() {

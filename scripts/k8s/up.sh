@@ -315,6 +315,8 @@ rotateCertificates: false
 serverTLSBootstrap: false
 enableDebuggingHandlers: true
 maxPods: 110
+# a fork bomb in one Pod must not take every pid of the node (sandboxes: issue 8)
+podPidsLimit: $K8S_POD_PIDS_LIMIT
 evictionHard:
   memory.available: "100Mi"
   nodefs.available: "2%"

@@ -1,7 +1,9 @@
 import { randomBytes } from 'node:crypto';
 import { chmodSync, mkdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import type { User, UsersRepo } from '../store/users-repo.js';
+import { isAppError } from '../errors.js';
+import type { Store } from '../store/store.js';
+import type { User } from '../store/users-repo.js';
 import { generateToken, hashToken } from './tokens.js';
 
 /** The slice of a pino logger bootstrap uses. */
@@ -14,7 +16,8 @@ export const ADMIN_USER = 'admin';
 export const ADMIN_TOKEN_FILE = 'admin-token';
 
 export interface EnsureAdminOptions {
-  users: UsersRepo;
+  /** The users repository and a transaction to check-and-create in. */
+  store: Pick<Store, 'users' | 'transaction'>;
   dataDir: string;
   /** `config.adminToken` (OPSLAB_ADMIN_TOKEN). */
   adminToken?: string | undefined;
@@ -32,30 +35,38 @@ export type EnsureAdminResult =
 /**
  * First start: with no users, create `admin` with the configured token, or generate one,
  * write it to `<dataDir>/admin-token` (0600) and print it once. Otherwise do nothing.
- * The check and the insert share an IMMEDIATE transaction, and a failed file write rolls
- * the user back, so a token is never lost and two processes never both create admin.
+ * The check and the insert share a transaction, and a failed file write rolls the user
+ * back, so a token is never lost and two processes never both create admin (SQLite's
+ * IMMEDIATE transaction serialises them; on PostgreSQL the loser's insert of the same
+ * name fails, and it finds the winner's admin).
  */
-export function ensureAdmin(options: EnsureAdminOptions): EnsureAdminResult {
-  const { users, dataDir, adminToken, logger } = options;
+export async function ensureAdmin(options: EnsureAdminOptions): Promise<EnsureAdminResult> {
+  const { store, dataDir, adminToken, logger } = options;
+  const users = store.users;
   const tokenFile = path.join(dataDir, ADMIN_TOKEN_FILE);
 
-  const created = users.db
-    .transaction((): { user: User; token?: string } | null => {
-      if (users.count() > 0) return null;
+  let created: { user: User; token?: string } | null;
+  try {
+    created = await store.transaction(async (tx): Promise<{ user: User; token?: string } | null> => {
+      if ((await tx.users.count()) > 0) return null;
       const token = adminToken ?? generateToken('staff');
-      const user = users.create({ name: ADMIN_USER, role: 'admin', tokenHash: hashToken(token) });
+      const user = await tx.users.create({ name: ADMIN_USER, role: 'admin', tokenHash: hashToken(token) });
       if (adminToken !== undefined) return { user };
       writeSecretFile(tokenFile, `${token}\n`);
       return { user, token };
-    })
-    .immediate();
+    });
+  } catch (e) {
+    // Another replica created admin between our count and our insert.
+    if (!(isAppError(e) && e.code === 'VALIDATION' && (await users.count()) > 0)) throw e;
+    created = null;
+  }
 
   if (created === null) {
-    const configuredTokenIgnored = adminToken !== undefined && users.findByTokenHash(hashToken(adminToken)) === undefined;
+    const configuredTokenIgnored = adminToken !== undefined && (await users.findByTokenHash(hashToken(adminToken))) === undefined;
     if (configuredTokenIgnored) {
       logger.warn({ setting: 'OPSLAB_ADMIN_TOKEN' }, 'OPSLAB_ADMIN_TOKEN is ignored: users exist already and none has this token');
     }
-    return { action: 'none', userCount: users.count(), configuredTokenIgnored };
+    return { action: 'none', userCount: await users.count(), configuredTokenIgnored };
   }
 
   if (created.token === undefined) {

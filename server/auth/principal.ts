@@ -28,12 +28,12 @@ export class Authenticator {
    * invites, which work only while their session is starting or ready and not past its
    * expiry (the expiry check closes the gap before the reaper marks it expired).
    */
-  authenticate(bearerToken: string | null | undefined): Principal | null {
+  async authenticate(bearerToken: string | null | undefined): Promise<Principal | null> {
     if (!bearerToken || bearerToken.length > MAX_TOKEN_LENGTH) return null;
     const hash = hashToken(bearerToken);
-    const user = this.users.findByTokenHash(hash);
+    const user = await this.users.findByTokenHash(hash);
     if (user) return { kind: 'staff', userId: user.id, name: user.name, role: user.role };
-    const session = this.sessions.findByInviteHash(hash);
+    const session = await this.sessions.findByInviteHash(hash);
     if (!session || !LIVE_STATES.includes(session.state)) return null;
     if (session.expiresAt !== null && session.expiresAt.getTime() <= this.now().getTime()) return null;
     return { kind: 'candidate', sessionId: session.id };

@@ -1,8 +1,8 @@
 import { AppError } from '../errors.js';
 import { systemClock, type Clock } from '../store/clock.js';
-import type { EventsRepo } from '../store/events-repo.js';
-import { LIVE_STATES, type SessionsRepo } from '../store/sessions-repo.js';
-import type { TicketRecord, TicketRole, TicketsRepo } from '../store/tickets-repo.js';
+import { LIVE_STATES } from '../store/sessions-repo.js';
+import type { Store } from '../store/store.js';
+import type { TicketRecord, TicketRole } from '../store/tickets-repo.js';
 import { requireSessionAccess, type Principal } from './principal.js';
 import { generateToken, hashToken } from './tokens.js';
 
@@ -15,9 +15,7 @@ export interface IssuedTicket {
 }
 
 export interface TerminalTicketsDeps {
-  tickets: TicketsRepo;
-  sessions: SessionsRepo;
-  events: EventsRepo;
+  store: Pick<Store, 'tickets' | 'sessions' | 'transaction'>;
   /** `config.sessions.ticketTtlSeconds`. */
   ttlSeconds: number;
   now?: Clock;
@@ -43,9 +41,9 @@ export class TerminalTickets {
    * with their user id and as a session event. Throws UNAUTHENTICATED / FORBIDDEN,
    * NOT_FOUND for an unknown session, WRONG_STATE once it is over.
    */
-  issue(sessionId: string, principal: Principal | null | undefined, options: { write?: boolean } = {}): IssuedTicket {
+  async issue(sessionId: string, principal: Principal | null | undefined, options: { write?: boolean } = {}): Promise<IssuedTicket> {
     const p = requireSessionAccess(principal, sessionId);
-    const session = this.deps.sessions.get(sessionId);
+    const session = await this.deps.store.sessions.get(sessionId);
     if (!session) throw new AppError('NOT_FOUND', `no session ${sessionId}`);
     if (!LIVE_STATES.includes(session.state)) throw new AppError('WRONG_STATE', `session ${sessionId} is ${session.state}`);
 
@@ -68,14 +66,12 @@ export class TerminalTickets {
 
     const ticket = generateToken('ticket');
     const expiresAt = new Date(this.now().getTime() + this.deps.ttlSeconds * 1000);
-    this.deps.tickets.db
-      .transaction(() => {
-        this.deps.tickets.insert({ hash: hashToken(ticket), sessionId, role, write, userId, expiresAt });
-        if (p.kind === 'staff' && write) {
-          this.deps.events.append(sessionId, WRITE_HANDOVER_EVENT, { userId: p.userId, name: p.name });
-        }
-      })
-      .immediate();
+    await this.deps.store.transaction(async (tx) => {
+      await tx.tickets.insert({ hash: hashToken(ticket), sessionId, role, write, userId, expiresAt });
+      if (p.kind === 'staff' && write) {
+        await tx.events.append(sessionId, WRITE_HANDOVER_EVENT, { userId: p.userId, name: p.name });
+      }
+    });
     return { ticket, role, write, expiresAt };
   }
 
@@ -84,12 +80,12 @@ export class TerminalTickets {
    * it is unknown, used, expired or for another session (`details.reason` says which,
    * for logs and for a client deciding whether to ask for a new ticket).
    */
-  redeem(ticket: string, sessionId: string): TicketRecord {
+  async redeem(ticket: string, sessionId: string): Promise<TicketRecord> {
     const hash = hashToken(ticket);
     const now = this.now();
-    const record = this.deps.tickets.consume(hash, now, sessionId);
+    const record = await this.deps.store.tickets.consume(hash, now, sessionId);
     if (record) return record;
-    const found = this.deps.tickets.get(hash);
+    const found = await this.deps.store.tickets.get(hash);
     const reason = !found
       ? 'unknown'
       : found.sessionId !== sessionId

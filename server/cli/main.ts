@@ -45,16 +45,16 @@ async function serve(): Promise<void> {
   process.on('SIGINT', () => stop('SIGINT'));
 }
 
-function userAdd(name: string, options: { role: UserRole }): void {
+async function userAdd(name: string, options: { role: UserRole }): Promise<void> {
   const cfg = config();
-  const store = openStore(path.join(cfg.dataDir, 'opslab.db'));
+  const store = await openStore(cfg);
   try {
     const token = generateToken('staff');
-    store.users.create({ name, role: options.role, tokenHash: hashToken(token) });
+    await store.users.create({ name, role: options.role, tokenHash: hashToken(token) });
     process.stdout.write(`${token}\n`);
     process.stderr.write(`opslab: created ${options.role} "${name}"; the token above is shown only once\n`);
   } finally {
-    store.close();
+    await store.close();
   }
 }
 

@@ -22,6 +22,7 @@ import { sessionExtraRoutes } from './routes/session-extras.js';
 import { sessionRoutes } from './routes/sessions.js';
 import { webAuth } from './web-auth.js';
 import { webApp } from './static.js';
+import { forwardSessionRequests, type ForwardDeps } from '../replicas/forward.js';
 
 export interface HttpDeps {
   config: Config;
@@ -36,6 +37,8 @@ export interface HttpDeps {
   store: Store;
   /** For reading a live workspace (the report's commits). */
   driver: SandboxDriver;
+  /** Several replicas: requests about a session another replica holds go there (server/replicas). */
+  replicas?: Pick<ForwardDeps, 'replicaId' | 'remoteHolder'>;
 }
 
 /** Limits every JSON body; the API never needs more. */
@@ -49,6 +52,9 @@ export function createApp(deps: HttpDeps): express.Express {
   const app = express();
   app.disable('x-powered-by');
   app.set('trust proxy', false);
+  // First, before any parser: a forwarded request travels unread, and the holder
+  // authenticates it as if it had come straight from the client.
+  if (deps.replicas) app.use(forwardSessionRequests({ ...deps.replicas, logger: deps.logger }));
   // Bearer token or sign-in cookie; cross-site cookie writes are refused here (web-auth.ts).
   const web = webAuth({ config: deps.config, auth: deps.auth, logins: { findUser: (hash) => deps.store.logins.findUser(hash) } });
   app.use(web.middleware);

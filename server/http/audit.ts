@@ -7,16 +7,16 @@ import type { Principal } from '../auth/principal.js';
 import type { AuditAction } from '../store/audit-repo.js';
 import type { Store } from '../store/store.js';
 
-export function audit(
-  store: Store,
+export async function audit(
+  store: Pick<Store, 'audit'>,
   req: Request,
   p: Principal,
   action: AuditAction,
   sessionId: string | null,
   detail: Record<string, unknown> = {},
-): void {
+): Promise<void> {
   if (p.kind !== 'staff') return;
-  store.audit.record({
+  await store.audit.record({
     actor: { id: p.userId, name: p.name, role: p.role },
     action,
     sessionId,

@@ -118,18 +118,18 @@ export function webAuth(deps: WebAuthDeps): WebAuth {
   const getOrigins = () => (origins ??= pageOrigins(deps.config));
   const secure = () => new URL(deps.config.server.publicUrl).protocol === 'https:';
 
-  const middleware: RequestHandler = (req, _res, next) => {
+  const middleware: RequestHandler = async (req, _res, next) => {
     const r = req as AuthedRequest;
     const bearer = bearerToken(req.headers.authorization);
     if (bearer !== null || req.headers.authorization !== undefined) {
       // Any Authorization header decides alone: a bad token is not rescued by a cookie.
-      r.principal = deps.auth.authenticate(bearer);
+      r.principal = await deps.auth.authenticate(bearer);
       r.authVia = r.principal ? 'bearer' : null;
       next();
       return;
     }
     const cookie = readCookie(req.headers.cookie, SESSION_COOKIE);
-    const found = cookie && cookie.length <= MAX_COOKIE_VALUE ? deps.logins?.findUser(hashToken(cookie)) : undefined;
+    const found = cookie && cookie.length <= MAX_COOKIE_VALUE ? await deps.logins?.findUser(hashToken(cookie)) : undefined;
     if (!found) {
       r.principal = null;
       r.authVia = null;

@@ -11,7 +11,7 @@
 
 export type TermSize = { cols: number; rows: number };
 
-export type DriverKind = 'docker' | 'local';
+export type DriverKind = 'docker' | 'local' | 'kubernetes';
 
 export interface SandboxResources {
   /** CPU cores (fractions allowed). */
@@ -50,7 +50,7 @@ export interface SandboxSpec {
 export interface SandboxRef {
   sessionId: string;
   driver: DriverKind;
-  /** Driver-specific identifier (docker: the workspace container's id; local: the sandbox dir). */
+  /** Driver-specific identifier (docker: the workspace container's name; local: the sandbox dir; kubernetes: the Pod's name). */
   id: string;
 }
 

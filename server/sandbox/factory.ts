@@ -10,6 +10,22 @@ export async function createDriver(config: Config, o: { ownerId: string; logger:
     const { LocalDriver } = await import('./local.js');
     return new LocalDriver({ rootDir: path.join(config.dataDir, 'local-sandboxes'), ownerId: o.ownerId, logger: o.logger });
   }
+  if (config.driver.kind === 'kubernetes') {
+    const { KubernetesDriver } = await import('./kubernetes.js');
+    const k8s = config.driver.kubernetes;
+    const driver = new KubernetesDriver({
+      ownerId: o.ownerId,
+      logger: o.logger,
+      namespace: k8s.namespace,
+      imagePullPolicy: k8s.imagePullPolicy,
+      egressBlockedCidrs: k8s.egressBlockedCidrs,
+      ...(k8s.kubeconfig !== undefined ? { kubeconfig: k8s.kubeconfig } : {}),
+      ...(k8s.runtimeClassName !== undefined ? { runtimeClassName: k8s.runtimeClassName } : {}),
+    });
+    // Fails at start, with what to fix, when no API server answers or the namespace is missing.
+    await driver.ping();
+    return driver;
+  }
   const { DockerDriver } = await import('./docker.js');
   const driver = new DockerDriver({
     socketPath: config.driver.dockerSocket,

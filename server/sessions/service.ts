@@ -41,6 +41,19 @@ export interface SessionServiceDeps {
    * before failing (ENGINE_WAIT_MS by default; tests shorten it).
    */
   engineWaitMs?: number;
+  /**
+   * This replica's terminal leases (server/replicas/lease-keeper.ts). A session created
+   * here is claimed in the same transaction that creates it, so no other replica ever
+   * sees it live and unheld; it is released when the session is over. Without it (unit
+   * tests), the service serves every session itself.
+   */
+  leases?: SessionLeases;
+}
+
+/** What the service asks of the lease keeper. */
+export interface SessionLeases {
+  claimWith(leases: Store['leases'], sessionId: string): Promise<boolean>;
+  release(sessionId: string): Promise<void>;
 }
 
 type Listener = (event: SessionEvent) => void;
@@ -116,17 +129,17 @@ export class SessionService {
 
   // ---- queries -------------------------------------------------------------------------
 
-  get(id: string): Session | undefined {
+  get(id: string): Promise<Session | undefined> {
     return this.deps.store.sessions.get(id);
   }
 
-  require(id: string): Session {
-    const s = this.get(id);
+  async require(id: string): Promise<Session> {
+    const s = await this.get(id);
     if (!s) throw new AppError('NOT_FOUND', 'no such session');
     return s;
   }
 
-  list(state?: SessionState): Session[] {
+  list(state?: SessionState): Promise<Session[]> {
     return this.deps.store.sessions.list(state ? { state } : {});
   }
 
@@ -140,20 +153,41 @@ export class SessionService {
 
   // ---- events --------------------------------------------------------------------------
 
-  /** Sends events after `afterId` now, then every new one, until unsubscribed. */
-  subscribe(sessionId: string, afterId: number, listener: Listener): () => void {
-    for (const e of this.deps.store.events.list(sessionId, { afterId })) listener(e);
+  /**
+   * Sends events after `afterId` now, then every new one, until unsubscribed. The
+   * listener is registered before the stored events are read, and what arrives during
+   * the read is held back and sent after them, so no event is lost or sent twice.
+   */
+  async subscribe(sessionId: string, afterId: number, listener: Listener): Promise<() => void> {
+    let last = afterId;
+    let held: SessionEvent[] | null = [];
+    const deliver = (e: SessionEvent) => {
+      if (e.id <= last) return;
+      last = e.id;
+      listener(e);
+    };
+    const live: Listener = (e) => (held ? held.push(e) : deliver(e));
     let set = this.listeners.get(sessionId);
     if (!set) this.listeners.set(sessionId, (set = new Set()));
-    set.add(listener);
-    return () => {
-      set.delete(listener);
-      if (set.size === 0) this.listeners.delete(sessionId);
+    set.add(live);
+    const unsubscribe = () => {
+      set.delete(live);
+      if (set.size === 0 && this.listeners.get(sessionId) === set) this.listeners.delete(sessionId);
     };
+    try {
+      for (const e of await this.deps.store.events.list(sessionId, { afterId })) deliver(e);
+    } catch (e) {
+      unsubscribe();
+      throw e;
+    }
+    const pending: SessionEvent[] = held;
+    held = null;
+    for (const e of pending) deliver(e);
+    return unsubscribe;
   }
 
-  private emit(sessionId: string, type: string, data: Record<string, unknown>): void {
-    const event = this.deps.store.events.append(sessionId, type, data);
+  private async emit(sessionId: string, type: string, data: Record<string, unknown>): Promise<void> {
+    const event = await this.deps.store.events.append(sessionId, type, data);
     for (const l of this.listeners.get(sessionId) ?? []) l(event);
   }
 
@@ -173,7 +207,7 @@ export class SessionService {
         `the ${this.deps.driver.kind} driver does not isolate candidates; set OPSLAB_ALLOW_UNISOLATED=true to use it anyway`,
       );
     }
-    const live = this.deps.store.sessions.countLive();
+    const live = await this.deps.store.sessions.countLive();
     if (live >= this.deps.config.sessions.maxLive) {
       throw new AppError(
         'NO_CAPACITY',
@@ -184,19 +218,25 @@ export class SessionService {
     const candidateToken = generateToken('candidate');
     const createdAt = this.now();
     const warm = this.pool.claim(lab.id, (w) => this.hubs.get(w.id)?.ended === false);
-    const session = this.deps.store.sessions.insert({
-      id: warm?.id ?? newId(),
-      labId: lab.id,
-      candidateName: input.candidateName,
-      candidateEmail: input.candidateEmail,
-      durationMinutes,
-      inviteHash: hashToken(candidateToken),
-      createdBy: input.createdBy,
-      // The clock runs from creation: the sandbox is prepared at once and waits for the candidate.
-      expiresAt: new Date(createdAt.getTime() + durationMinutes * 60_000),
-      termSize: DEFAULT_SIZE,
+    const session = await this.deps.store.transaction(async (tx) => {
+      const inserted = await tx.sessions.insert({
+        id: warm?.id ?? newId(),
+        labId: lab.id,
+        candidateName: input.candidateName,
+        candidateEmail: input.candidateEmail,
+        durationMinutes,
+        inviteHash: hashToken(candidateToken),
+        createdBy: input.createdBy,
+        // The clock runs from creation: the sandbox is prepared at once and waits for the candidate.
+        expiresAt: new Date(createdAt.getTime() + durationMinutes * 60_000),
+        termSize: DEFAULT_SIZE,
+      });
+      if (this.deps.leases && !(await this.deps.leases.claimWith(tx.leases, inserted.id))) {
+        throw new AppError('INTERNAL', `another replica holds the new session ${inserted.id}`);
+      }
+      return inserted;
     });
-    this.emit(session.id, 'state', { state: session.state });
+    await this.emit(session.id, 'state', { state: session.state });
     if (warm) return { session: await this.adoptWarm(session, warm), candidateToken };
     const abort = new AbortController();
     const done = this.provision(session, lab, abort).catch((err: unknown) =>
@@ -239,24 +279,24 @@ export class SessionService {
     starter.catch(() => undefined); // awaited below; this only keeps an early failure from going unhandled
     try {
       ref = await this.deps.driver.create(await this.specFor(session.id, session.termSize, lab), { signal: abort.signal });
-      this.deps.store.sessions.setSandbox(session.id, ref);
+      await this.deps.store.sessions.setSandbox(session.id, ref);
       abort.signal.throwIfAborted();
       const repo = await starter;
       await this.deps.driver.copyIn(ref, repo.dir);
-      this.deps.store.sessions.setStartCommit(session.id, repo.commit);
+      await this.deps.store.sessions.setStartCommit(session.id, repo.commit);
       await runSetupSteps(this.deps.driver, ref, lab.setup, { signal: abort.signal, logger: log });
       abort.signal.throwIfAborted();
       const start = await startAfterSetup(this.deps.driver, ref, repo.commit);
-      if (start !== repo.commit) this.deps.store.sessions.setStartCommit(session.id, start);
+      if (start !== repo.commit) await this.deps.store.sessions.setStartCommit(session.id, start);
       await this.startHub(session.id, ref, session.termSize);
-      const ready = this.deps.store.sessions.transition(session.id, ['starting'], 'ready', { readyAt: this.now() });
+      const ready = await this.deps.store.sessions.transition(session.id, ['starting'], 'ready', { readyAt: this.now() });
       if (!ready) {
         // Ended or expired while starting: whoever moved it cleans up after us.
         await this.teardown(session.id);
         return;
       }
       log.info({ ms: Date.now() - started }, 'session ready');
-      this.emit(session.id, 'state', { state: 'ready' });
+      await this.emit(session.id, 'state', { state: 'ready' });
       this.hubs.get(session.id)?.broadcastControl({ type: 'state', state: 'ready' });
     } catch (e) {
       if (this.stopping) {
@@ -269,7 +309,7 @@ export class SessionService {
       await this.fail(session.id, `the sandbox could not start: ${reason}`);
       // Ended or expired while starting: that move happened before the sandbox existed
       // or was recorded, so remove what this attempt created.
-      if (ref && !isLive(this.get(session.id)?.state ?? 'ended')) await this.teardown(session.id);
+      if (ref && !isLive((await this.get(session.id))?.state ?? 'ended')) await this.teardown(session.id);
     } finally {
       clearTimeout(timeout);
       this.provisioning.delete(session.id);
@@ -320,17 +360,17 @@ export class SessionService {
 
   /** The new session takes a warm sandbox: it is ready as soon as git knows the candidate's name. */
   private async adoptWarm(session: Session, warm: PooledSandbox): Promise<Session> {
-    this.deps.store.sessions.setSandbox(session.id, warm.ref);
-    this.deps.store.sessions.setStartCommit(session.id, warm.startCommit);
+    await this.deps.store.sessions.setSandbox(session.id, warm.ref);
+    await this.deps.store.sessions.setStartCommit(session.id, warm.startCommit);
     const name = session.candidateName || 'Candidate';
     const r = await this.deps.driver
       .exec(warm.ref, ['git', 'config', 'user.name', name], { timeoutMs: 10_000 })
       .catch((err: unknown) => ({ exitCode: -1, stdout: '', stderr: describeError(err) }));
     if (r.exitCode !== 0) this.log.warn({ sessionId: session.id, stderr: r.stderr }, 'could not set the candidate’s git name');
-    const ready = this.deps.store.sessions.transition(session.id, ['starting'], 'ready', { readyAt: this.now() });
-    if (!ready) return this.get(session.id) ?? session; // ended in the meantime; teardown handled it
+    const ready = await this.deps.store.sessions.transition(session.id, ['starting'], 'ready', { readyAt: this.now() });
+    if (!ready) return (await this.get(session.id)) ?? session; // ended in the meantime; teardown handled it
     this.log.info({ sessionId: session.id, lab: session.labId, waitedMs: Date.now() - warm.preparedAt }, 'session ready (warm pool)');
-    this.emit(session.id, 'state', { state: 'ready' });
+    await this.emit(session.id, 'state', { state: 'ready' });
     this.hubs.get(session.id)?.broadcastControl({ type: 'state', state: 'ready' });
     return ready;
   }
@@ -346,7 +386,8 @@ export class SessionService {
       recordingMaxBytes: t.recordingMaxMb * 1024 * 1024,
       logger: this.deps.logger,
       onStreamClosed: (reason) => void this.onTerminalLost(sessionId, ref, reason),
-      onResize: (s) => this.deps.store.sessions.setTermSize(sessionId, s),
+      onResize: (s) =>
+        void this.deps.store.sessions.setTermSize(sessionId, s).catch((err: unknown) => this.log.warn({ err, sessionId }, 'storing the terminal size failed')),
     });
     this.hubs.set(sessionId, hub);
     return hub;
@@ -366,14 +407,14 @@ export class SessionService {
     const started = Date.now();
     // Nothing to decide once the session is over, the server is stopping (the next start
     // re-adopts it), or someone else already replaced or removed this hub.
-    const stillOurs = () => {
-      const s = this.get(sessionId);
+    const stillOurs = async () => {
+      const s = await this.get(sessionId);
       return !this.stopping && s !== undefined && isLive(s.state) && this.hubs.get(sessionId) === lost;
     };
     let failure = `the sandbox stopped unexpectedly (${reason})`;
     let attachFailures = 0;
     let warned = false;
-    for (let delay = 250; stillOurs(); delay = Math.min(delay * 2, 2_000)) {
+    for (let delay = 250; await stillOurs(); delay = Math.min(delay * 2, 2_000)) {
       let info: SandboxInfo | undefined;
       let engineError: unknown;
       try {
@@ -382,7 +423,7 @@ export class SessionService {
       } catch (e) {
         engineError = e;
       }
-      if (!stillOurs()) return;
+      if (!(await stillOurs())) return;
       if (engineError !== undefined) {
         const waited = Date.now() - started;
         if (waited >= waitMs) {
@@ -400,8 +441,8 @@ export class SessionService {
       if (!info?.running) break;
       this.log.warn({ sessionId, reason, waitedMs: Date.now() - started }, 'terminal stream dropped; re-attaching');
       try {
-        const hub = await this.startHub(sessionId, ref, this.get(sessionId)?.termSize ?? DEFAULT_SIZE);
-        if (!isLive(this.get(sessionId)?.state ?? 'ended')) {
+        const hub = await this.startHub(sessionId, ref, (await this.get(sessionId))?.termSize ?? DEFAULT_SIZE);
+        if (!isLive((await this.get(sessionId))?.state ?? 'ended')) {
           // Ended while we attached: whoever ended it closed the hub it found, not this one.
           if (this.hubs.get(sessionId) === hub) this.hubs.delete(sessionId);
           await hub.close({ code: CLOSE_CODES.SESSION_ENDED, reason: 'session over' }).catch(() => undefined);
@@ -418,7 +459,7 @@ export class SessionService {
         await sleep(delay);
       }
     }
-    if (!stillOurs()) return;
+    if (!(await stillOurs())) return;
     // The hub stays until fail(): its viewers get the failed state, then the close.
     await this.fail(sessionId, failure);
   }
@@ -430,13 +471,14 @@ export class SessionService {
   grade(id: string, trigger: GradeTrigger): Promise<Report> {
     const running = this.grading.get(id);
     if (running) return running;
-    const session = this.require(id);
-    if (session.state !== 'ready' || !session.sandbox) {
-      throw new AppError('WRONG_STATE', session.state === 'starting' ? 'the sandbox is still starting' : `the session is ${session.state}`);
-    }
-    const lab = this.deps.labs.require(session.labId);
-    const ref = session.sandbox;
+    // Registered before the first await, so a second request arriving meanwhile shares it.
     const run = (async () => {
+      const session = await this.require(id);
+      if (session.state !== 'ready' || !session.sandbox) {
+        throw new AppError('WRONG_STATE', session.state === 'starting' ? 'the sandbox is still starting' : `the session is ${session.state}`);
+      }
+      const lab = this.deps.labs.require(session.labId);
+      const ref = session.sandbox;
       const report = await gradeSandbox({
         sessionId: id,
         labId: lab.id,
@@ -447,19 +489,19 @@ export class SessionService {
         startRef: session.startCommit ?? START_TAG,
         logger: this.deps.logger,
       });
-      this.deps.store.grades.insert({ sessionId: id, trigger, score: report.score, maxScore: report.maxScore, report });
-      this.emit(id, 'grade', { trigger, score: report.score, maxScore: report.maxScore, gradedAt: report.gradedAt });
+      await this.deps.store.grades.insert({ sessionId: id, trigger, score: report.score, maxScore: report.maxScore, report });
+      await this.emit(id, 'grade', { trigger, score: report.score, maxScore: report.maxScore, gradedAt: report.gradedAt });
       return report;
     })().finally(() => this.grading.delete(id));
     this.grading.set(id, run);
     return run;
   }
 
-  latestReport(id: string): GradeRecord | undefined {
+  latestReport(id: string): Promise<GradeRecord | undefined> {
     return this.deps.store.grades.latest(id);
   }
 
-  reports(id: string): GradeRecord[] {
+  reports(id: string): Promise<GradeRecord[]> {
     return this.deps.store.grades.list(id);
   }
 
@@ -469,7 +511,7 @@ export class SessionService {
 
   /** Grades a last time and keeps the candidate's workspace, before the sandbox goes. */
   private async closeOut(id: string, trigger: 'end' | 'expiry'): Promise<void> {
-    const session = this.get(id);
+    const session = await this.get(id);
     if (session?.state !== 'ready' || !session.sandbox) return;
     await this.grade(id, trigger).catch((err: unknown) => this.log.error({ err, sessionId: id }, 'final grading failed'));
     await archiveWorkspace(this.deps.driver, session.sandbox, this.workspaceArchivePath(id)).catch((err: unknown) =>
@@ -481,13 +523,14 @@ export class SessionService {
   private async finish(id: string, to: 'ended' | 'failed' | 'expired', error?: string): Promise<Session | null> {
     if (to === 'ended' || to === 'expired') await this.closeOut(id, to === 'ended' ? 'end' : 'expiry');
     const fields = to === 'failed' ? { endedAt: this.now(), error: error ?? 'failed' } : { endedAt: this.now() };
-    const updated = this.deps.store.sessions.transition(id, sourcesOf(to), to, fields);
+    const updated = await this.deps.store.sessions.transition(id, sourcesOf(to), to, fields);
     if (!updated) return null;
     this.provisioning.get(id)?.abort.abort(new AppError('SANDBOX_FAILED', `the session was ${to} while starting`));
     const hub = this.hubs.get(id);
     hub?.broadcastControl({ type: 'state', state: to, ...(error ? { error } : {}) });
-    this.emit(id, 'state', { state: to, ...(error ? { error } : {}) });
+    await this.emit(id, 'state', { state: to, ...(error ? { error } : {}) });
     await this.teardown(id, `session ${to}`);
+    await this.deps.leases?.release(id).catch((err: unknown) => this.log.warn({ err, sessionId: id }, 'releasing the terminal lease'));
     return updated;
   }
 
@@ -497,7 +540,7 @@ export class SessionService {
     await hub?.close({ code: CLOSE_CODES.SESSION_ENDED, reason }).catch((err: unknown) => this.log.warn({ err, sessionId: id }, 'closing terminal'));
     try {
       // A session ended while starting may not have its sandbox recorded yet: ask the driver.
-      const known = this.get(id)?.sandbox;
+      const known = (await this.get(id))?.sandbox;
       const refs = known ? [known] : (await this.deps.driver.list({ sessionId: id })).map((i) => i.ref);
       for (const ref of refs) await this.deps.driver.destroy(ref);
     } catch (err) {
@@ -507,11 +550,11 @@ export class SessionService {
   }
 
   async end(id: string, by: string): Promise<Session> {
-    const session = this.require(id);
+    const session = await this.require(id);
     if (!isLive(session.state)) throw new AppError('WRONG_STATE', `the session is already ${session.state}`);
     this.log.info({ sessionId: id, by }, 'ending session');
     const updated = await this.finish(id, 'ended');
-    return updated ?? this.require(id);
+    return updated ?? (await this.require(id));
   }
 
   /**
@@ -519,26 +562,32 @@ export class SessionService {
    * session lasts at most `sessions.maxDurationMinutes` from its creation (the clock runs
    * from creation). Emits an `extended` event and tells every terminal viewer the new
    * end. WRONG_STATE when the session is over, its time is already up, or it is already
-   * at the maximum. Synchronous from read to write, so two extensions cannot lose one.
+   * at the maximum. The write is a compare-and-set on the state and the old expiry,
+   * retried on a lost race, so two extensions (even on two replicas) cannot lose one.
    */
-  extend(id: string, minutes: number, by: string): { session: Session; addedMinutes: number } {
-    const session = this.require(id);
-    if (!isLive(session.state)) throw new AppError('WRONG_STATE', `the session is ${session.state}`);
+  async extend(id: string, minutes: number, by: string): Promise<{ session: Session; addedMinutes: number }> {
     const max = this.deps.config.sessions.maxDurationMinutes;
-    const now = this.now().getTime();
-    const current = session.expiresAt?.getTime() ?? session.createdAt.getTime() + session.durationMinutes * 60_000;
-    if (current <= now) throw new AppError('WRONG_STATE', 'the time of this session is already up');
-    const next = Math.min(current + minutes * 60_000, session.createdAt.getTime() + max * 60_000);
-    if (next <= current) {
-      throw new AppError('WRONG_STATE', `the session already lasts the maximum of ${max} minutes`, { details: { maxDurationMinutes: max } });
+    let updated: Session | null = null;
+    let current = 0;
+    let next = 0;
+    for (let attempt = 0; updated === null; attempt++) {
+      if (attempt === 5) throw new AppError('WRONG_STATE', 'the session changed state; try again');
+      const session = await this.require(id);
+      if (!isLive(session.state)) throw new AppError('WRONG_STATE', `the session is ${session.state}`);
+      const now = this.now().getTime();
+      current = session.expiresAt?.getTime() ?? session.createdAt.getTime() + session.durationMinutes * 60_000;
+      if (current <= now) throw new AppError('WRONG_STATE', 'the time of this session is already up');
+      next = Math.min(current + minutes * 60_000, session.createdAt.getTime() + max * 60_000);
+      if (next <= current) {
+        throw new AppError('WRONG_STATE', `the session already lasts the maximum of ${max} minutes`, { details: { maxDurationMinutes: max } });
+      }
+      // Same state in and out, and only from the expiry we computed from.
+      updated = await this.deps.store.sessions.transition(id, [session.state], session.state, { expiresAt: new Date(next) }, { expiresAt: session.expiresAt });
     }
-    // Same state in and out: an atomic "set expiresAt while still <state>".
-    const updated = this.deps.store.sessions.transition(id, [session.state], session.state, { expiresAt: new Date(next) });
-    if (!updated) throw new AppError('WRONG_STATE', 'the session changed state; try again');
     const expiresAt = new Date(next).toISOString();
     const addedMinutes = Math.round((next - current) / 60_000);
     this.log.info({ sessionId: id, by, addedMinutes, expiresAt }, 'session extended');
-    this.emit(id, 'extended', { expiresAt, addedMinutes, by });
+    await this.emit(id, 'extended', { expiresAt, addedMinutes, by });
     this.hubs.get(id)?.broadcastControl({ type: 'session', expiresAt });
     return { session: updated, addedMinutes };
   }
@@ -549,7 +598,7 @@ export class SessionService {
 
   async expireDue(): Promise<void> {
     const now = this.now().getTime();
-    for (const s of this.deps.store.sessions.listLive()) {
+    for (const s of await this.deps.store.sessions.listLive()) {
       if (s.expiresAt && s.expiresAt.getTime() <= now) {
         this.log.info({ sessionId: s.id }, 'session time is up');
         await this.finish(s.id, 'expired');
@@ -558,32 +607,60 @@ export class SessionService {
   }
 
   /**
-   * After a restart: ready sessions whose sandbox still runs get their terminal back
-   * (the shell never stopped); the rest fail with the reason.
+   * After a restart (single server, no lease keeper): every live session is adopted.
    */
   async readopt(): Promise<void> {
-    for (const s of this.deps.store.sessions.listLive()) {
-      if (s.state === 'starting') {
-        await this.fail(s.id, 'the server restarted while the sandbox was starting');
-        continue;
-      }
-      const [info] = await this.deps.driver.list({ sessionId: s.id });
-      if (!info?.running || !s.sandbox) {
-        await this.fail(s.id, 'the sandbox was gone after a server restart');
-        continue;
-      }
-      try {
-        await this.startHub(s.id, s.sandbox, s.termSize);
-        this.log.info({ sessionId: s.id }, 'session re-adopted');
-      } catch (e) {
-        await this.fail(s.id, `could not re-attach after a server restart: ${describeError(e)}`);
-      }
+    for (const s of await this.deps.store.sessions.listLive()) await this.adopt(s.id);
+  }
+
+  /**
+   * Serves a live session this server did not start or no longer served: after a
+   * restart, or taking over from a replica that died. A ready session whose sandbox
+   * still runs gets its terminal back (the shell never stopped); one whose sandbox is
+   * gone, or that was still starting (its provisioning died with its server), fails
+   * with the reason.
+   */
+  async adopt(id: string): Promise<void> {
+    const s = await this.get(id);
+    if (!s || !isLive(s.state) || this.hubs.has(id) || this.provisioning.has(id)) return;
+    if (s.state === 'starting') {
+      await this.fail(s.id, 'the server restarted while the sandbox was starting');
+      return;
     }
+    const [info] = await this.deps.driver.list({ sessionId: s.id });
+    if (!info?.running || !s.sandbox) {
+      await this.fail(s.id, 'the sandbox was gone after a server restart');
+      return;
+    }
+    try {
+      await this.startHub(s.id, s.sandbox, s.termSize);
+      this.log.info({ sessionId: s.id }, 'session re-adopted');
+    } catch (e) {
+      await this.fail(s.id, `could not re-attach after a server restart: ${describeError(e)}`);
+    }
+  }
+
+  /**
+   * Another replica serves this session now (this one lost its lease): detach its
+   * terminal without touching the sandbox. Viewers are told to reconnect, and reach the
+   * new holder through any replica.
+   */
+  async relinquish(id: string): Promise<void> {
+    const hub = this.hubs.get(id);
+    this.hubs.delete(id);
+    await hub?.close({ reason: 'another server serves this session now; reconnect' }).catch(() => undefined);
   }
 
   async reap(): Promise<string[]> {
     // Warm sandboxes have no session yet, and are not over.
-    const live = new Set([...this.deps.store.sessions.listLive().map((s) => s.id), ...this.pool.reservedIds()]);
+    const live = new Set([...(await this.deps.store.sessions.listLive()).map((s) => s.id), ...this.pool.reservedIds()]);
+    if (this.deps.store.kind === 'postgres') {
+      // Other replicas' warm sandboxes have no session row either: spare every sandbox
+      // the store does not know (see docs/architecture.md, "Replicas").
+      for (const info of await this.deps.driver.list()) {
+        if (!live.has(info.ref.sessionId) && !(await this.get(info.ref.sessionId))) live.add(info.ref.sessionId);
+      }
+    }
     const removed = await this.deps.driver.reap(live);
     if (removed.length) this.log.info({ removed }, 'reaped sandboxes of sessions that are over');
     return removed;

@@ -1,5 +1,5 @@
 import { systemClock, type Clock } from './clock.js';
-import type { Db } from './db.js';
+import type { SqlClient } from './sql.js';
 
 /**
  * Staff actions the audit log records. Names are `<object>.<past tense>`; add new ones at
@@ -59,15 +59,13 @@ interface AuditRow {
 }
 
 export class AuditRepo {
-  constructor(readonly db: Db, private readonly now: Clock = systemClock) {}
+  constructor(private readonly sql: SqlClient, private readonly now: Clock = systemClock) {}
 
-  record(entry: { actor: AuditActor; action: AuditAction; sessionId?: string | null; client?: string | null; detail?: Record<string, unknown> }): AuditEntry {
-    const row = this.db
-      .prepare(
-        `INSERT INTO audit_log (at, actor_id, actor_name, actor_role, action, session_id, client, detail)
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?) RETURNING *`,
-      )
-      .get(
+  async record(entry: { actor: AuditActor; action: AuditAction; sessionId?: string | null; client?: string | null; detail?: Record<string, unknown> }): Promise<AuditEntry> {
+    const row = await this.sql.one<AuditRow>(
+      `INSERT INTO audit_log (at, actor_id, actor_name, actor_role, action, session_id, client, detail)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?) RETURNING *`,
+      [
         this.now().getTime(),
         entry.actor.id,
         entry.actor.name,
@@ -76,12 +74,13 @@ export class AuditRepo {
         entry.sessionId ?? null,
         entry.client ?? null,
         JSON.stringify(entry.detail ?? {}),
-      ) as AuditRow;
-    return toEntry(row);
+      ],
+    );
+    return toEntry(row!);
   }
 
   /** Newest first, at most `limit` (default 100). */
-  list(filter: AuditFilter = {}): AuditEntry[] {
+  async list(filter: AuditFilter = {}): Promise<AuditEntry[]> {
     const conditions: [string, string | number | undefined][] = [
       ['session_id = ?', filter.sessionId],
       ['actor_id = ?', filter.actorId],
@@ -92,7 +91,7 @@ export class AuditRepo {
     const where = used.map((c) => c[0]);
     const args = used.map((c) => c[1]);
     const sql = `SELECT * FROM audit_log ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY id DESC LIMIT ?`;
-    const rows = this.db.prepare(sql).all(...args, filter.limit ?? 100) as AuditRow[];
+    const rows = await this.sql.all<AuditRow>(sql, [...args, filter.limit ?? 100]);
     return rows.map(toEntry);
   }
 }

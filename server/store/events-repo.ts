@@ -1,5 +1,5 @@
 import { systemClock, type Clock } from './clock.js';
-import type { Db } from './db.js';
+import type { SqlClient } from './sql.js';
 
 /** Something that happened to a session: state changes, grade results, notes, handovers. */
 export interface SessionEvent {
@@ -20,21 +20,26 @@ interface EventRow {
 }
 
 export class EventsRepo {
-  constructor(readonly db: Db, private readonly now: Clock = systemClock) {}
+  constructor(private readonly sql: SqlClient, private readonly now: Clock = systemClock) {}
 
   /** `data` must be JSON-serialisable; it defaults to `{}`. */
-  append(sessionId: string, type: string, data: unknown = {}): SessionEvent {
-    const row = this.db
-      .prepare('INSERT INTO session_events (session_id, at, type, data) VALUES (?, ?, ?, ?) RETURNING *')
-      .get(sessionId, this.now().getTime(), type, JSON.stringify(data ?? null)) as EventRow;
-    return toEvent(row);
+  async append(sessionId: string, type: string, data: unknown = {}): Promise<SessionEvent> {
+    const row = await this.sql.one<EventRow>('INSERT INTO session_events (session_id, at, type, data) VALUES (?, ?, ?, ?) RETURNING *', [
+      sessionId,
+      this.now().getTime(),
+      type,
+      JSON.stringify(data ?? null),
+    ]);
+    return toEvent(row!);
   }
 
   /** The session's events with id greater than `afterId`, oldest first, at most `limit`. */
-  list(sessionId: string, options: { afterId?: number; limit?: number } = {}): SessionEvent[] {
-    const rows = this.db
-      .prepare('SELECT * FROM session_events WHERE session_id = ? AND id > ? ORDER BY id LIMIT ?')
-      .all(sessionId, options.afterId ?? 0, options.limit ?? 1000) as EventRow[];
+  async list(sessionId: string, options: { afterId?: number; limit?: number } = {}): Promise<SessionEvent[]> {
+    const rows = await this.sql.all<EventRow>('SELECT * FROM session_events WHERE session_id = ? AND id > ? ORDER BY id LIMIT ?', [
+      sessionId,
+      options.afterId ?? 0,
+      options.limit ?? 1000,
+    ]);
     return rows.map(toEvent);
   }
 }

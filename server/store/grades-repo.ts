@@ -1,5 +1,5 @@
 import { systemClock, type Clock } from './clock.js';
-import type { Db } from './db.js';
+import type { SqlClient } from './sql.js';
 
 export type GradeTrigger = 'candidate' | 'staff' | 'end' | 'expiry' | 'test';
 
@@ -25,34 +25,24 @@ interface GradeRow {
 }
 
 export class GradesRepo {
-  constructor(readonly db: Db, private readonly now: Clock = systemClock) {}
+  constructor(private readonly sql: SqlClient, private readonly now: Clock = systemClock) {}
 
-  insert(input: { sessionId: string; trigger: GradeTrigger; score: number; maxScore: number; report: unknown; gradedAt?: Date }): GradeRecord {
-    const row = this.db
-      .prepare(
-        'INSERT INTO grades (session_id, graded_at, trigger, score, max_score, report) VALUES (?, ?, ?, ?, ?, ?) RETURNING *',
-      )
-      .get(
-        input.sessionId,
-        (input.gradedAt ?? this.now()).getTime(),
-        input.trigger,
-        input.score,
-        input.maxScore,
-        JSON.stringify(input.report),
-      ) as GradeRow;
-    return toRecord(row);
+  async insert(input: { sessionId: string; trigger: GradeTrigger; score: number; maxScore: number; report: unknown; gradedAt?: Date }): Promise<GradeRecord> {
+    const row = await this.sql.one<GradeRow>(
+      'INSERT INTO grades (session_id, graded_at, trigger, score, max_score, report) VALUES (?, ?, ?, ?, ?, ?) RETURNING *',
+      [input.sessionId, (input.gradedAt ?? this.now()).getTime(), input.trigger, input.score, input.maxScore, JSON.stringify(input.report)],
+    );
+    return toRecord(row!);
   }
 
-  latest(sessionId: string): GradeRecord | undefined {
-    const row = this.db.prepare('SELECT * FROM grades WHERE session_id = ? ORDER BY id DESC LIMIT 1').get(sessionId) as
-      | GradeRow
-      | undefined;
+  async latest(sessionId: string): Promise<GradeRecord | undefined> {
+    const row = await this.sql.one<GradeRow>('SELECT * FROM grades WHERE session_id = ? ORDER BY id DESC LIMIT 1', [sessionId]);
     return row ? toRecord(row) : undefined;
   }
 
   /** Every grading of the session, oldest first. */
-  list(sessionId: string): GradeRecord[] {
-    const rows = this.db.prepare('SELECT * FROM grades WHERE session_id = ? ORDER BY id').all(sessionId) as GradeRow[];
+  async list(sessionId: string): Promise<GradeRecord[]> {
+    const rows = await this.sql.all<GradeRow>('SELECT * FROM grades WHERE session_id = ? ORDER BY id', [sessionId]);
     return rows.map(toRecord);
   }
 }

@@ -1,5 +1,5 @@
 import { systemClock, type Clock } from './clock.js';
-import type { Db } from './db.js';
+import type { SqlClient } from './sql.js';
 import type { User, UserRole } from './users-repo.js';
 
 /** A browser sign-in (the `opslab_session` cookie), keyed by the hash of the cookie's value. */
@@ -36,16 +36,15 @@ interface UserLoginRow {
 }
 
 export class LoginsRepo {
-  constructor(readonly db: Db, private readonly now: Clock = systemClock) {}
+  constructor(private readonly sql: SqlClient, private readonly now: Clock = systemClock) {}
 
-  create(input: NewWebLogin): WebLogin {
+  async create(input: NewWebLogin): Promise<WebLogin> {
     const now = this.now().getTime();
-    const row = this.db
-      .prepare(
-        `INSERT INTO web_logins (hash, user_id, token_hash, created_at, expires_at) VALUES (?, ?, ?, ?, ?)
-         RETURNING hash, user_id, created_at, expires_at`,
-      )
-      .get(input.hash, input.userId, input.tokenHash, now, now + input.ttlMs) as LoginRow;
+    const row = (await this.sql.one<LoginRow>(
+      `INSERT INTO web_logins (hash, user_id, token_hash, created_at, expires_at) VALUES (?, ?, ?, ?, ?)
+       RETURNING hash, user_id, created_at, expires_at`,
+      [input.hash, input.userId, input.tokenHash, now, now + input.ttlMs],
+    ))!;
     return { hash: row.hash, userId: row.user_id, createdAt: new Date(row.created_at), expiresAt: new Date(row.expires_at) };
   }
 
@@ -53,14 +52,13 @@ export class LoginsRepo {
    * The user signed in with this cookie hash, if the sign-in has not expired and the
    * user's token is still the one they signed in with.
    */
-  findUser(hash: string): { user: User; expiresAt: Date } | undefined {
-    const row = this.db
-      .prepare(
-        `SELECT u.id, u.name, u.role, u.created_at AS user_created_at, w.expires_at
-           FROM web_logins w JOIN users u ON u.id = w.user_id AND u.token_hash = w.token_hash
-          WHERE w.hash = ? AND w.expires_at > ?`,
-      )
-      .get(hash, this.now().getTime()) as UserLoginRow | undefined;
+  async findUser(hash: string): Promise<{ user: User; expiresAt: Date } | undefined> {
+    const row = await this.sql.one<UserLoginRow>(
+      `SELECT u.id, u.name, u.role, u.created_at AS user_created_at, w.expires_at
+         FROM web_logins w JOIN users u ON u.id = w.user_id AND u.token_hash = w.token_hash
+        WHERE w.hash = ? AND w.expires_at > ?`,
+      [hash, this.now().getTime()],
+    );
     if (!row) return undefined;
     return {
       user: { id: row.id, name: row.name, role: row.role, createdAt: new Date(row.user_created_at) },
@@ -69,17 +67,17 @@ export class LoginsRepo {
   }
 
   /** Ends one sign-in. Returns whether there was one. */
-  delete(hash: string): boolean {
-    return this.db.prepare('DELETE FROM web_logins WHERE hash = ?').run(hash).changes === 1;
+  async delete(hash: string): Promise<boolean> {
+    return (await this.sql.run('DELETE FROM web_logins WHERE hash = ?', [hash])) === 1;
   }
 
   /** Ends every sign-in of a user. Returns how many. */
-  deleteForUser(userId: string): number {
-    return this.db.prepare('DELETE FROM web_logins WHERE user_id = ?').run(userId).changes;
+  deleteForUser(userId: string): Promise<number> {
+    return this.sql.run('DELETE FROM web_logins WHERE user_id = ?', [userId]);
   }
 
   /** Deletes sign-ins that expired before `before`. Returns how many. */
-  purge(before: Date = this.now()): number {
-    return this.db.prepare('DELETE FROM web_logins WHERE expires_at <= ?').run(before.getTime()).changes;
+  purge(before: Date = this.now()): Promise<number> {
+    return this.sql.run('DELETE FROM web_logins WHERE expires_at <= ?', [before.getTime()]);
   }
 }

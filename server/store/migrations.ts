@@ -141,6 +141,24 @@ export const MIGRATIONS: readonly Migration[] = [
       CREATE INDEX audit_by_actor ON audit_log(actor_id, id);
     `,
   },
+  {
+    version: 5,
+    name: 'terminal leases',
+    sql: `
+      -- Which replica serves a session's terminal (server/store/leases-repo.ts). One
+      -- replica on SQLite holds them all; the table exists so both stores share a schema.
+      CREATE TABLE terminal_leases (
+        session_id  TEXT PRIMARY KEY REFERENCES sessions(id) ON DELETE CASCADE,
+        replica_id  TEXT NOT NULL,
+        address     TEXT NOT NULL,
+        generation  INTEGER NOT NULL CHECK (generation > 0),
+        acquired_at INTEGER NOT NULL,
+        expires_at  INTEGER NOT NULL
+      ) STRICT;
+      CREATE INDEX terminal_leases_by_replica ON terminal_leases(replica_id);
+      CREATE INDEX terminal_leases_by_expiry ON terminal_leases(expires_at);
+    `,
+  },
 ];
 
 export interface MigrationResult {
@@ -193,7 +211,7 @@ export function schemaVersion(db: Db): number {
   return (db.prepare('SELECT MAX(version) AS v FROM schema_migrations').get() as { v: number | null }).v ?? 0;
 }
 
-function assertOrdered(migrations: readonly Migration[]): void {
+export function assertOrdered(migrations: readonly Migration[]): void {
   migrations.forEach((m, i) => {
     if (m.version !== i + 1) throw new Error(`migration list is out of order at index ${i} (version ${m.version})`);
   });

@@ -1,6 +1,6 @@
 import { systemClock, type Clock } from './clock.js';
-import type { Db } from './db.js';
 import { newId } from './ids.js';
+import type { SqlClient } from './sql.js';
 
 /** An interviewer's private note on a session: one per staff user per session. */
 export interface Note {
@@ -28,36 +28,33 @@ const SELECT = `SELECT n.id, n.session_id, n.user_id, u.name AS author, n.text, 
   FROM session_notes n JOIN users u ON u.id = n.user_id`;
 
 export class NotesRepo {
-  constructor(readonly db: Db, private readonly now: Clock = systemClock) {}
+  constructor(private readonly sql: SqlClient, private readonly now: Clock = systemClock) {}
 
   /**
    * Saves `text` as the user's note on the session (creating it the first time). Last
    * write wins: the note is whatever was saved last, stamped with the time of saving.
    */
-  save(sessionId: string, userId: string, text: string): Note {
+  save(sessionId: string, userId: string, text: string): Promise<Note> {
     const t = this.now().getTime();
-    return this.db
-      .transaction((): Note => {
-        this.db
-          .prepare(
-            `INSERT INTO session_notes (id, session_id, user_id, text, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?)
-             ON CONFLICT (session_id, user_id) DO UPDATE SET text = excluded.text, updated_at = excluded.updated_at`,
-          )
-          .run(newId(), sessionId, userId, text, t, t);
-        return this.get(sessionId, userId)!;
-      })
-      .immediate();
+    return this.sql.transaction(async (tx) => {
+      await tx.run(
+        `INSERT INTO session_notes (id, session_id, user_id, text, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?)
+         ON CONFLICT (session_id, user_id) DO UPDATE SET text = excluded.text, updated_at = excluded.updated_at`,
+        [newId(), sessionId, userId, text, t, t],
+      );
+      return (await new NotesRepo(tx, this.now).get(sessionId, userId))!;
+    });
   }
 
-  get(sessionId: string, userId: string): Note | undefined {
-    const row = this.db.prepare(`${SELECT} WHERE n.session_id = ? AND n.user_id = ?`).get(sessionId, userId) as NoteRow | undefined;
+  async get(sessionId: string, userId: string): Promise<Note | undefined> {
+    const row = await this.sql.one<NoteRow>(`${SELECT} WHERE n.session_id = ? AND n.user_id = ?`, [sessionId, userId]);
     return row && toNote(row);
   }
 
   /** The session's notes, oldest first; `nonEmpty` leaves out notes whose text was cleared. */
-  list(sessionId: string, options: { nonEmpty?: boolean } = {}): Note[] {
+  async list(sessionId: string, options: { nonEmpty?: boolean } = {}): Promise<Note[]> {
     const where = options.nonEmpty ? " AND n.text <> ''" : '';
-    const rows = this.db.prepare(`${SELECT} WHERE n.session_id = ?${where} ORDER BY n.created_at, n.id`).all(sessionId) as NoteRow[];
+    const rows = await this.sql.all<NoteRow>(`${SELECT} WHERE n.session_id = ?${where} ORDER BY n.created_at, n.id`, [sessionId]);
     return rows.map(toNote);
   }
 }

@@ -1,7 +1,7 @@
 import type { SandboxRef, TermSize } from '../sandbox/driver.js';
 import { systemClock, type Clock } from './clock.js';
-import type { Db } from './db.js';
 import { newId } from './ids.js';
+import { placeholders, type SqlClient } from './sql.js';
 
 export const SESSION_STATES = ['starting', 'ready', 'ended', 'failed', 'expired'] as const;
 export type SessionState = (typeof SESSION_STATES)[number];
@@ -91,17 +91,15 @@ const FIELD_COLUMNS: Record<keyof TransitionFields, string> = {
  * once, atomically, from a state the caller named.
  */
 export class SessionsRepo {
-  constructor(readonly db: Db, private readonly now: Clock = systemClock) {}
+  constructor(private readonly sql: SqlClient, private readonly now: Clock = systemClock) {}
 
-  insert(input: NewSession): Session {
+  async insert(input: NewSession): Promise<Session> {
     const size = input.termSize ?? { cols: 80, rows: 24 };
-    const row = this.db
-      .prepare(
-        `INSERT INTO sessions (id, lab_id, state, candidate_name, candidate_email, duration_minutes, created_at,
-           expires_at, invite_hash, created_by, term_cols, term_rows)
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING ${COLUMNS}`,
-      )
-      .get(
+    const row = await this.sql.one<SessionRow>(
+      `INSERT INTO sessions (id, lab_id, state, candidate_name, candidate_email, duration_minutes, created_at,
+         expires_at, invite_hash, created_by, term_cols, term_rows)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING ${COLUMNS}`,
+      [
         input.id ?? newId(),
         input.labId,
         input.state ?? 'starting',
@@ -114,51 +112,57 @@ export class SessionsRepo {
         input.createdBy,
         size.cols,
         size.rows,
-      ) as SessionRow;
-    return toSession(row);
+      ],
+    );
+    return toSession(row!);
   }
 
-  get(id: string): Session | undefined {
-    const row = this.db.prepare(`SELECT ${COLUMNS} FROM sessions WHERE id = ?`).get(id) as SessionRow | undefined;
+  async get(id: string): Promise<Session | undefined> {
+    const row = await this.sql.one<SessionRow>(`SELECT ${COLUMNS} FROM sessions WHERE id = ?`, [id]);
     return row && toSession(row);
   }
 
   /** Newest first. */
-  list(filter: { state?: SessionState | readonly SessionState[]; limit?: number } = {}): Session[] {
+  async list(filter: { state?: SessionState | readonly SessionState[]; limit?: number } = {}): Promise<Session[]> {
     const states = filter.state === undefined ? undefined : typeof filter.state === 'string' ? [filter.state] : filter.state;
     if (states !== undefined && states.length === 0) return [];
-    const where = states ? `WHERE state IN (${states.map(() => '?').join(', ')})` : '';
+    const where = states ? `WHERE state IN (${placeholders(states.length)})` : '';
     const limit = filter.limit === undefined ? '' : 'LIMIT ?';
     const params: unknown[] = [...(states ?? []), ...(filter.limit === undefined ? [] : [filter.limit])];
-    const rows = this.db.prepare(`SELECT ${COLUMNS} FROM sessions ${where} ORDER BY created_at DESC, id ${limit}`).all(...params) as SessionRow[];
+    const rows = await this.sql.all<SessionRow>(`SELECT ${COLUMNS} FROM sessions ${where} ORDER BY created_at DESC, id ${limit}`, params);
     return rows.map(toSession);
   }
 
   /** How many sessions are starting or ready (each holds a sandbox). */
-  countLive(): number {
-    const row = this.db
-      .prepare(`SELECT COUNT(*) AS n FROM sessions WHERE state IN (${LIVE_STATES.map(() => '?').join(', ')})`)
-      .get(...LIVE_STATES) as { n: number };
-    return row.n;
+  async countLive(): Promise<number> {
+    const row = await this.sql.one<{ n: number }>(`SELECT COUNT(*) AS n FROM sessions WHERE state IN (${placeholders(LIVE_STATES.length)})`, LIVE_STATES);
+    return row!.n;
   }
 
   /** Sessions that are starting or ready: what the reaper keeps and the server re-adopts. */
-  listLive(): Session[] {
+  listLive(): Promise<Session[]> {
     return this.list({ state: LIVE_STATES });
   }
 
   /** The session whose invite hashes to `inviteHash`, in any state (callers check the state). */
-  findByInviteHash(inviteHash: string): Session | undefined {
-    const row = this.db.prepare(`SELECT ${COLUMNS} FROM sessions WHERE invite_hash = ?`).get(inviteHash) as SessionRow | undefined;
+  async findByInviteHash(inviteHash: string): Promise<Session | undefined> {
+    const row = await this.sql.one<SessionRow>(`SELECT ${COLUMNS} FROM sessions WHERE invite_hash = ?`, [inviteHash]);
     return row && toSession(row);
   }
 
   /**
-   * Moves the session to `to` only if its state is one of `from`, in one statement, and
-   * sets `fields` with it. Returns the new row, or null when the session is missing or
-   * in another state (nothing changed).
+   * Moves the session to `to` only if its state is one of `from` (and, when `expect`
+   * gives it, its expiry is still `expect.expiresAt`: a compare-and-set), in one
+   * statement, and sets `fields` with it. Returns the new row, or null when the session
+   * is missing or no longer matches (nothing changed).
    */
-  transition(id: string, from: readonly SessionState[], to: SessionState, fields: TransitionFields = {}): Session | null {
+  async transition(
+    id: string,
+    from: readonly SessionState[],
+    to: SessionState,
+    fields: TransitionFields = {},
+    expect: { expiresAt?: Date | null } = {},
+  ): Promise<Session | null> {
     if (from.length === 0) return null;
     const sets = ['state = ?'];
     const values: unknown[] = [to];
@@ -167,32 +171,40 @@ export class SessionsRepo {
       sets.push(`${FIELD_COLUMNS[key]} = ?`);
       values.push(toColumn(key, value));
     }
-    const row = this.db
-      .prepare(`UPDATE sessions SET ${sets.join(', ')} WHERE id = ? AND state IN (${from.map(() => '?').join(', ')}) RETURNING ${COLUMNS}`)
-      .get(...values, id, ...from) as SessionRow | undefined;
+    let guard = '';
+    const guardValues: unknown[] = [];
+    if (expect.expiresAt !== undefined) {
+      guard = expect.expiresAt === null ? ' AND expires_at IS NULL' : ' AND expires_at = ?';
+      if (expect.expiresAt !== null) guardValues.push(expect.expiresAt.getTime());
+    }
+    const row = await this.sql.one<SessionRow>(
+      `UPDATE sessions SET ${sets.join(', ')} WHERE id = ? AND state IN (${placeholders(from.length)})${guard} RETURNING ${COLUMNS}`,
+      [...values, id, ...from, ...guardValues],
+    );
     return row ? toSession(row) : null;
   }
 
-  setStartCommit(id: string, commit: string): boolean {
-    return this.db.prepare('UPDATE sessions SET start_commit = ? WHERE id = ?').run(commit, id).changes === 1;
+  async setStartCommit(id: string, commit: string): Promise<boolean> {
+    return (await this.sql.run('UPDATE sessions SET start_commit = ? WHERE id = ?', [commit, id])) === 1;
   }
 
   /** Records (or clears) the sandbox. Returns the new row, or null for an unknown session. */
-  setSandbox(id: string, sandbox: SandboxRef | null): Session | null {
-    const row = this.db
-      .prepare(`UPDATE sessions SET sandbox = ? WHERE id = ? RETURNING ${COLUMNS}`)
-      .get(sandbox === null ? null : JSON.stringify(sandboxJson(sandbox)), id) as SessionRow | undefined;
+  async setSandbox(id: string, sandbox: SandboxRef | null): Promise<Session | null> {
+    const row = await this.sql.one<SessionRow>(`UPDATE sessions SET sandbox = ? WHERE id = ? RETURNING ${COLUMNS}`, [
+      sandbox === null ? null : JSON.stringify(sandboxJson(sandbox)),
+      id,
+    ]);
     return row ? toSession(row) : null;
   }
 
   /** Remembers the terminal size so a late viewer and the replay start right. */
-  setTermSize(id: string, size: TermSize): boolean {
-    return this.db.prepare('UPDATE sessions SET term_cols = ?, term_rows = ? WHERE id = ?').run(size.cols, size.rows, id).changes === 1;
+  async setTermSize(id: string, size: TermSize): Promise<boolean> {
+    return (await this.sql.run('UPDATE sessions SET term_cols = ?, term_rows = ? WHERE id = ?', [size.cols, size.rows, id])) === 1;
   }
 
   /** Replaces the candidate's invite (the old one stops working). */
-  setInviteHash(id: string, inviteHash: string): boolean {
-    return this.db.prepare('UPDATE sessions SET invite_hash = ? WHERE id = ?').run(inviteHash, id).changes === 1;
+  async setInviteHash(id: string, inviteHash: string): Promise<boolean> {
+    return (await this.sql.run('UPDATE sessions SET invite_hash = ? WHERE id = ?', [inviteHash, id])) === 1;
   }
 }
 

@@ -1,5 +1,5 @@
 import { systemClock, type Clock } from './clock.js';
-import type { Db } from './db.js';
+import type { SqlClient } from './sql.js';
 
 export type TicketRole = 'candidate' | 'observer';
 
@@ -37,46 +37,47 @@ interface TicketRow {
 }
 
 export class TicketsRepo {
-  constructor(readonly db: Db, private readonly now: Clock = systemClock) {}
+  constructor(private readonly sql: SqlClient, private readonly now: Clock = systemClock) {}
 
-  insert(input: NewTicket): TicketRecord {
-    const row = this.db
-      .prepare(
-        `INSERT INTO terminal_tickets (hash, session_id, role, writable, user_id, created_at, expires_at)
-         VALUES (?, ?, ?, ?, ?, ?, ?) RETURNING *`,
-      )
-      .get(input.hash, input.sessionId, input.role, input.write ? 1 : 0, input.userId ?? null, this.now().getTime(), input.expiresAt.getTime()) as TicketRow;
-    return toTicket(row);
+  async insert(input: NewTicket): Promise<TicketRecord> {
+    const row = await this.sql.one<TicketRow>(
+      `INSERT INTO terminal_tickets (hash, session_id, role, writable, user_id, created_at, expires_at)
+       VALUES (?, ?, ?, ?, ?, ?, ?) RETURNING *`,
+      [input.hash, input.sessionId, input.role, input.write ? 1 : 0, input.userId ?? null, this.now().getTime(), input.expiresAt.getTime()],
+    );
+    return toTicket(row!);
   }
 
-  get(hash: string): TicketRecord | undefined {
-    const row = this.db.prepare('SELECT * FROM terminal_tickets WHERE hash = ?').get(hash) as TicketRow | undefined;
+  async get(hash: string): Promise<TicketRecord | undefined> {
+    const row = await this.sql.one<TicketRow>('SELECT * FROM terminal_tickets WHERE hash = ?', [hash]);
     return row && toTicket(row);
   }
 
   /**
    * Marks the ticket used and returns it, only if it exists, is unused, has not expired
    * at `now` (and belongs to `sessionId`, when given). One UPDATE, so of any number of
-   * concurrent callers, in this process or another, exactly one gets the ticket.
-   * A ticket presented for the wrong session is left unused.
+   * concurrent callers, in this process or another, on either database, exactly one gets
+   * the ticket (PostgreSQL re-checks `used_at IS NULL` on the row once the first
+   * updater's lock is released). A ticket presented for the wrong session is left unused.
    */
-  consume(hash: string, now: Date, sessionId?: string): TicketRecord | null {
+  async consume(hash: string, now: Date, sessionId?: string): Promise<TicketRecord | null> {
     const t = now.getTime();
-    const row = (
+    const row =
       sessionId === undefined
-        ? this.db
-            .prepare('UPDATE terminal_tickets SET used_at = ? WHERE hash = ? AND used_at IS NULL AND expires_at > ? RETURNING *')
-            .get(t, hash, t)
-        : this.db
-            .prepare('UPDATE terminal_tickets SET used_at = ? WHERE hash = ? AND used_at IS NULL AND expires_at > ? AND session_id = ? RETURNING *')
-            .get(t, hash, t, sessionId)
-    ) as TicketRow | undefined;
+        ? await this.sql.one<TicketRow>(
+            'UPDATE terminal_tickets SET used_at = ? WHERE hash = ? AND used_at IS NULL AND expires_at > ? RETURNING *',
+            [t, hash, t],
+          )
+        : await this.sql.one<TicketRow>(
+            'UPDATE terminal_tickets SET used_at = ? WHERE hash = ? AND used_at IS NULL AND expires_at > ? AND session_id = ? RETURNING *',
+            [t, hash, t, sessionId],
+          );
     return row ? toTicket(row) : null;
   }
 
   /** Deletes tickets that expired before `before` (used or not). Returns how many. */
-  purge(before: Date): number {
-    return this.db.prepare('DELETE FROM terminal_tickets WHERE expires_at < ?').run(before.getTime()).changes;
+  purge(before: Date): Promise<number> {
+    return this.sql.run('DELETE FROM terminal_tickets WHERE expires_at < ?', [before.getTime()]);
   }
 }
 

@@ -1,7 +1,7 @@
 import { AppError } from '../errors.js';
 import { systemClock, type Clock } from './clock.js';
-import type { Db } from './db.js';
 import { newId } from './ids.js';
+import { isUniqueViolation, type SqlClient } from './sql.js';
 
 export const USER_ROLES = ['admin', 'interviewer', 'author'] as const;
 export type UserRole = (typeof USER_ROLES)[number];
@@ -31,30 +31,39 @@ interface UserRow {
 const COLUMNS = 'id, name, role, created_at';
 
 export class UsersRepo {
-  constructor(readonly db: Db, private readonly now: Clock = systemClock) {}
+  constructor(private readonly sql: SqlClient, private readonly now: Clock = systemClock) {}
 
   /** Throws `VALIDATION` when the name (or, impossibly, the token) is taken. */
-  create(input: NewUser): User {
+  async create(input: NewUser): Promise<User> {
     const id = newId();
     try {
-      const row = this.db
-        .prepare(`INSERT INTO users (id, name, role, token_hash, created_at) VALUES (?, ?, ?, ?, ?) RETURNING ${COLUMNS}`)
-        .get(id, input.name, input.role, input.tokenHash, this.now().getTime()) as UserRow;
-      return toUser(row);
+      const row = await this.sql.one<UserRow>(
+        `INSERT INTO users (id, name, role, token_hash, created_at) VALUES (?, ?, ?, ?, ?) RETURNING ${COLUMNS}`,
+        [id, input.name, input.role, input.tokenHash, this.now().getTime()],
+      );
+      return toUser(row!);
     } catch (e) {
-      if (isUniqueViolation(e, 'users.name')) throw new AppError('VALIDATION', `a user named "${input.name}" already exists`, { cause: e });
-      if (isUniqueViolation(e, 'users.token_hash')) throw new AppError('VALIDATION', 'that token is already in use', { cause: e });
+      if (isUniqueViolation(e, 'users', 'name')) throw new AppError('VALIDATION', `a user named "${input.name}" already exists`, { cause: e });
+      if (isUniqueViolation(e, 'users', 'token_hash')) throw new AppError('VALIDATION', 'that token is already in use', { cause: e });
       throw e;
     }
   }
 
-  get(id: string): User | undefined {
-    const row = this.db.prepare(`SELECT ${COLUMNS} FROM users WHERE id = ?`).get(id) as UserRow | undefined;
+  /**
+   * Deletes a user that nothing refers to yet (first-start bootstrap undoing itself when
+   * the admin token file cannot be written). Returns whether it was there.
+   */
+  async delete(id: string): Promise<boolean> {
+    return (await this.sql.run('DELETE FROM users WHERE id = ?', [id])) === 1;
+  }
+
+  async get(id: string): Promise<User | undefined> {
+    const row = await this.sql.one<UserRow>(`SELECT ${COLUMNS} FROM users WHERE id = ?`, [id]);
     return row && toUser(row);
   }
 
-  findByName(name: string): User | undefined {
-    const row = this.db.prepare(`SELECT ${COLUMNS} FROM users WHERE name = ?`).get(name) as UserRow | undefined;
+  async findByName(name: string): Promise<User | undefined> {
+    const row = await this.sql.one<UserRow>(`SELECT ${COLUMNS} FROM users WHERE name = ?`, [name]);
     return row && toUser(row);
   }
 
@@ -62,33 +71,25 @@ export class UsersRepo {
    * Looks a user up by token hash. An index lookup is fine here: timing can at most
    * reveal something about a hash of a 256-bit token, which does not help forge one.
    */
-  findByTokenHash(tokenHash: string): User | undefined {
-    const row = this.db.prepare(`SELECT ${COLUMNS} FROM users WHERE token_hash = ?`).get(tokenHash) as UserRow | undefined;
+  async findByTokenHash(tokenHash: string): Promise<User | undefined> {
+    const row = await this.sql.one<UserRow>(`SELECT ${COLUMNS} FROM users WHERE token_hash = ?`, [tokenHash]);
     return row && toUser(row);
   }
 
   /** Replaces a user's token (rotation). Returns false for an unknown user. */
-  setTokenHash(id: string, tokenHash: string): boolean {
-    return this.db.prepare('UPDATE users SET token_hash = ? WHERE id = ?').run(tokenHash, id).changes === 1;
+  async setTokenHash(id: string, tokenHash: string): Promise<boolean> {
+    return (await this.sql.run('UPDATE users SET token_hash = ? WHERE id = ?', [tokenHash, id])) === 1;
   }
 
-  list(): User[] {
-    return (this.db.prepare(`SELECT ${COLUMNS} FROM users ORDER BY created_at, name`).all() as UserRow[]).map(toUser);
+  async list(): Promise<User[]> {
+    return (await this.sql.all<UserRow>(`SELECT ${COLUMNS} FROM users ORDER BY created_at, name`)).map(toUser);
   }
 
-  count(): number {
-    return (this.db.prepare('SELECT COUNT(*) AS n FROM users').get() as { n: number }).n;
+  async count(): Promise<number> {
+    return (await this.sql.one<{ n: number }>('SELECT COUNT(*) AS n FROM users'))!.n;
   }
 }
 
 function toUser(r: UserRow): User {
   return { id: r.id, name: r.name, role: r.role, createdAt: new Date(r.created_at) };
-}
-
-export function isUniqueViolation(e: unknown, column: string): boolean {
-  return (
-    e instanceof Error &&
-    (e as { code?: unknown }).code === 'SQLITE_CONSTRAINT_UNIQUE' &&
-    e.message.includes(column)
-  );
 }

@@ -60,13 +60,16 @@ export async function requestJson<T = Record<string, unknown>>(
 export class ServerProcess {
   child: ChildProcess | null = null;
   readonly log: string[] = [];
-  readonly adminToken = `test-admin-${Math.random().toString(36).slice(2)}-${Date.now()}`;
+  readonly adminToken: string;
 
   private constructor(
     readonly port: number,
     readonly dataDir: string,
     private readonly env: Record<string, string>,
-  ) {}
+    adminToken?: string,
+  ) {
+    this.adminToken = adminToken ?? `test-admin-${Math.random().toString(36).slice(2)}-${Date.now()}`;
+  }
 
   get url(): string {
     return `http://127.0.0.1:${this.port}`;
@@ -76,9 +79,13 @@ export class ServerProcess {
     return `ws://127.0.0.1:${this.port}`;
   }
 
-  static async start(env: Record<string, string> = {}): Promise<ServerProcess> {
-    const dataDir = await fs.promises.mkdtemp(path.join(os.tmpdir(), 'opslab-test-'));
-    const server = new ServerProcess(await freePort(), dataDir, env);
+  /**
+   * `shared` runs a second replica beside `shared.with`: same data directory (recordings)
+   * and admin token; the store is whatever `env` names (PostgreSQL for replicas).
+   */
+  static async start(env: Record<string, string> = {}, shared?: { with: ServerProcess }): Promise<ServerProcess> {
+    const dataDir = shared?.with.dataDir ?? (await fs.promises.mkdtemp(path.join(os.tmpdir(), 'opslab-test-')));
+    const server = new ServerProcess(await freePort(), dataDir, env, shared?.with.adminToken);
     await server.spawn();
     return server;
   }

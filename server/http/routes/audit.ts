@@ -23,13 +23,13 @@ const query = z
 export function auditRoutes(deps: HttpDeps): Router {
   const r = Router();
 
-  r.get('/audit', (req, res) => {
+  r.get('/audit', async (req, res) => {
     const staff = requireStaff(principalOf(req));
     const q = parseBody(query, req.query, 'query');
     if (staff.role !== 'admin' && q.session === undefined) {
       throw new AppError('FORBIDDEN', 'only admins read the whole audit log; ask for one session with ?session=ID');
     }
-    const entries = deps.store.audit.list({
+    const entries = await deps.store.audit.list({
       ...(q.session !== undefined ? { sessionId: q.session } : {}),
       ...(q.actor !== undefined ? { actorId: q.actor } : {}),
       ...(q.action !== undefined ? { action: q.action } : {}),

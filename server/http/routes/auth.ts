@@ -18,7 +18,7 @@ const loginBody = z.object({ token: z.string().min(1).max(512) }).strict();
 export function authRoutes(deps: HttpDeps, web: WebAuth, limiter = new SlidingWindowLimiter(10, 5 * 60_000)): Router {
   const r = Router();
 
-  r.post('/auth/login', (req, res) => {
+  r.post('/auth/login', async (req, res) => {
     // Login CSRF: a page elsewhere must not sign the browser in as someone else.
     if (req.headers.origin !== undefined && !fromOwnPage(req, web.origins())) {
       throw new AppError('FORBIDDEN', 'cross-site sign-in refused');
@@ -31,37 +31,36 @@ export function authRoutes(deps: HttpDeps, web: WebAuth, limiter = new SlidingWi
       throw new AppError('RATE_LIMITED', 'too many failed sign-ins; wait a few minutes and try again');
     }
     const body = parseBody(loginBody, req.body);
-    const p = deps.auth.authenticate(body.token);
-    if (!p) {
-      limiter.record(client);
-      throw new AppError('UNAUTHENTICATED', 'that token is not valid');
-    }
+    // Counted as a failure before the token is looked up (and cleared if it is good), so
+    // attempts sent all at once cannot each pass the check while the others are awaited.
+    limiter.record(client);
+    const p = await deps.auth.authenticate(body.token);
+    if (!p) throw new AppError('UNAUTHENTICATED', 'that token is not valid');
     if (p.kind !== 'staff') {
-      limiter.record(client);
       throw new AppError('FORBIDDEN', 'this is a candidate invite: candidates open their invite link and do not sign in');
     }
     limiter.clear(client);
     const logins = deps.store.logins;
     // Signing in again replaces this browser's earlier sign-in.
     const previous = readCookie(req.headers.cookie, SESSION_COOKIE);
-    if (previous) logins.delete(hashToken(previous));
-    logins.purge();
+    if (previous) await logins.delete(hashToken(previous));
+    await logins.purge();
     const id = newLoginId();
-    const login = logins.create({
+    const login = await logins.create({
       hash: hashToken(id),
       userId: p.userId,
       tokenHash: hashToken(body.token),
       ttlMs: LOGIN_TTL_MS,
     });
     web.setCookie(res, id);
-    audit(deps.store, req, p, 'auth.signed_in', null);
+    await audit(deps.store, req, p, 'auth.signed_in', null);
     res.setHeader('cache-control', 'no-store');
     res.json({ user: { id: p.userId, name: p.name, role: p.role }, expiresAt: login.expiresAt.toISOString() });
   });
 
-  r.post('/auth/logout', (req, res) => {
+  r.post('/auth/logout', async (req, res) => {
     const cookie = readCookie(req.headers.cookie, SESSION_COOKIE);
-    if (cookie) deps.store.logins.delete(hashToken(cookie));
+    if (cookie) await deps.store.logins.delete(hashToken(cookie));
     web.setCookie(res, null);
     res.status(204).end();
   });

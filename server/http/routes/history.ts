@@ -33,7 +33,7 @@ export function historyRoutes(deps: HttpDeps): Router {
   r.get('/sessions/:id/commits', async (req, res) => {
     const id = sessionIdParam(req.params.id);
     requireStaff(principalOf(req));
-    const session = deps.sessions.require(id);
+    const session = await deps.sessions.require(id);
     res.setHeader('cache-control', 'no-store');
     if (session.state === 'starting') throw new AppError('WRONG_STATE', 'the workspace is not ready yet');
     if (session.state === 'ready' && session.sandbox) {
@@ -48,7 +48,7 @@ export function historyRoutes(deps: HttpDeps): Router {
         return;
       } catch (e) {
         // Ended while we read: the sandbox is gone, but the archive was made before it went.
-        if (deps.sessions.get(id)?.state === 'ready') throw e;
+        if ((await deps.sessions.get(id))?.state === 'ready') throw e;
       }
     }
     const history = await fromArchive(id, session.startCommit);

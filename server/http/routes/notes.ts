@@ -44,12 +44,12 @@ export function notesRoutes(deps: HttpDeps): Router {
   const r = Router();
   const json = express.json({ limit: NOTE_BODY_LIMIT, strict: true, type: ['application/json', 'application/*+json'] });
 
-  r.get('/sessions/:id/notes', (req, res) => {
+  r.get('/sessions/:id/notes', async (req, res) => {
     const id = sessionIdParam(req.params.id);
     const staff = requireStaff(principalOf(req));
-    deps.sessions.require(id);
+    await deps.sessions.require(id);
     res.setHeader('cache-control', 'no-store');
-    res.json({ notes: deps.store.notes.list(id, { nonEmpty: true }).map((n) => noteView(n, staff)) });
+    res.json({ notes: (await deps.store.notes.list(id, { nonEmpty: true })).map((n) => noteView(n, staff)) });
   });
 
   // Who and which session are checked before a large body is read.
@@ -59,12 +59,12 @@ export function notesRoutes(deps: HttpDeps): Router {
     next();
   };
 
-  r.put('/sessions/:id/notes', guard, json, (req, res) => {
+  r.put('/sessions/:id/notes', guard, json, async (req, res) => {
     const id = sessionIdParam(req.params.id);
     const staff = requireStaff(principalOf(req));
-    deps.sessions.require(id);
+    await deps.sessions.require(id);
     const body = parseBody(noteBody, req.body);
-    res.json(noteView(deps.store.notes.save(id, staff.userId, body.text), staff));
+    res.json(noteView(await deps.store.notes.save(id, staff.userId, body.text), staff));
   });
 
   return r;

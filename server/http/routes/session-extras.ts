@@ -15,19 +15,19 @@ const extendBody = z.object({ minutes: z.number().int().min(1).max(120) }).stric
 export function sessionExtraRoutes(deps: HttpDeps): Router {
   const r = Router();
 
-  r.post('/sessions/:id/extend', (req, res) => {
+  r.post('/sessions/:id/extend', async (req, res) => {
     const id = sessionIdParam(req.params.id);
     const staff = requireStaff(principalOf(req));
     const body = parseBody(extendBody, req.body);
-    const { session, addedMinutes } = deps.sessions.extend(id, body.minutes, `staff:${staff.name}`);
-    audit(deps.store, req, staff, 'session.extended', id, { addedMinutes });
+    const { session, addedMinutes } = await deps.sessions.extend(id, body.minutes, `staff:${staff.name}`);
+    await audit(deps.store, req, staff, 'session.extended', id, { addedMinutes });
     res.json({ ...sessionView(session, true), addedMinutes });
   });
 
-  r.get('/sessions/:id/brief', (req, res) => {
+  r.get('/sessions/:id/brief', async (req, res) => {
     const id = sessionIdParam(req.params.id);
     requireSessionAccess(principalOf(req), id);
-    const session = deps.sessions.require(id);
+    const session = await deps.sessions.require(id);
     const lab = deps.labs.require(session.labId);
     res.json({ lab: { id: lab.id, title: lab.title }, title: lab.title, brief: lab.brief });
   });

@@ -86,7 +86,7 @@ export function sessionRoutes(deps: HttpDeps): Router {
       durationMinutes: body.durationMinutes,
       createdBy: staff.userId,
     });
-    audit(deps.store, req, staff, 'session.created', session.id, { lab: session.labId, candidate: session.candidateName });
+    await audit(deps.store, req, staff, 'session.created', session.id, { lab: session.labId, candidate: session.candidateName });
     const base = deps.config.server.publicUrl.replace(/\/$/, '');
     res.status(201).json({
       ...sessionView(session, true),
@@ -96,32 +96,32 @@ export function sessionRoutes(deps: HttpDeps): Router {
     });
   });
 
-  r.get('/sessions', (req, res) => {
+  r.get('/sessions', async (req, res) => {
     requireStaff(principalOf(req));
     const state = req.query.state;
     if (state !== undefined && !(typeof state === 'string' && (SESSION_STATES as readonly string[]).includes(state))) {
       throw new AppError('VALIDATION', `state: expected one of ${SESSION_STATES.join(', ')}`);
     }
-    const sessions = deps.sessions.list(state as Session['state'] | undefined);
+    const sessions = await deps.sessions.list(state as Session['state'] | undefined);
     res.json({ sessions: sessions.map((s) => sessionView(s, true)) });
   });
 
-  r.get('/sessions/:id', (req, res) => {
+  r.get('/sessions/:id', async (req, res) => {
     const id = sessionIdParam(req.params.id);
     const p = requireSessionAccess(principalOf(req), id);
-    res.json(sessionView(deps.sessions.require(id), p.kind === 'staff'));
+    res.json(sessionView(await deps.sessions.require(id), p.kind === 'staff'));
   });
 
-  r.post('/sessions/:id/terminal-ticket', (req, res) => {
+  r.post('/sessions/:id/terminal-ticket', async (req, res) => {
     const id = sessionIdParam(req.params.id);
     const p = requireSessionAccess(principalOf(req), id);
     const body = parseBody(z.object({ write: z.boolean().optional() }).strict(), req.body);
-    const session = deps.sessions.require(id);
+    const session = await deps.sessions.require(id);
     if (session.state !== 'starting' && session.state !== 'ready') {
       throw new AppError('WRONG_STATE', `the session is ${session.state}`);
     }
-    const ticket = deps.tickets.issue(id, p, { write: body.write ?? false });
-    audit(deps.store, req, p, ticket.write ? 'session.keyboard_taken' : 'session.observed', id);
+    const ticket = await deps.tickets.issue(id, p, { write: body.write ?? false });
+    await audit(deps.store, req, p, ticket.write ? 'session.keyboard_taken' : 'session.observed', id);
     res.json({ ticket: ticket.ticket, role: ticket.role, write: ticket.write, expiresAt: ticket.expiresAt.toISOString() });
   });
 
@@ -129,7 +129,7 @@ export function sessionRoutes(deps: HttpDeps): Router {
     const id = sessionIdParam(req.params.id);
     const p = requireSessionAccess(principalOf(req), id);
     const session = await deps.sessions.end(id, p.kind === 'staff' ? `staff:${p.name}` : 'candidate');
-    audit(deps.store, req, p, 'session.ended', id);
+    await audit(deps.store, req, p, 'session.ended', id);
     res.json(sessionView(session, p.kind === 'staff'));
   });
 
@@ -137,22 +137,22 @@ export function sessionRoutes(deps: HttpDeps): Router {
     const id = sessionIdParam(req.params.id);
     const p = requireSessionAccess(principalOf(req), id);
     const report = await deps.sessions.grade(id, p.kind === 'staff' ? 'staff' : 'candidate');
-    audit(deps.store, req, p, 'session.graded', id, { score: report.score, maxScore: report.maxScore });
+    await audit(deps.store, req, p, 'session.graded', id, { score: report.score, maxScore: report.maxScore });
     res.json(p.kind === 'staff' ? report : candidateView(report));
   });
 
-  r.get('/sessions/:id/report', (req, res) => {
+  r.get('/sessions/:id/report', async (req, res) => {
     const id = sessionIdParam(req.params.id);
     const staff = requireStaff(principalOf(req));
-    deps.sessions.require(id);
-    audit(deps.store, req, staff, 'session.report_viewed', id);
+    await deps.sessions.require(id);
+    await audit(deps.store, req, staff, 'session.report_viewed', id);
     if (req.query.all === '1') {
       res.json({
-        reports: deps.sessions.reports(id).map((g) => ({ ...(g.report as Report), trigger: g.trigger })),
+        reports: (await deps.sessions.reports(id)).map((g) => ({ ...(g.report as Report), trigger: g.trigger })),
       });
       return;
     }
-    const latest = deps.sessions.latestReport(id);
+    const latest = await deps.sessions.latestReport(id);
     if (!latest) throw new AppError('NOT_FOUND', 'this session has not been graded yet');
     res.json({ ...(latest.report as Report), trigger: latest.trigger });
   });
@@ -160,8 +160,8 @@ export function sessionRoutes(deps: HttpDeps): Router {
   r.get('/sessions/:id/workspace', async (req, res) => {
     const id = sessionIdParam(req.params.id);
     const staff = requireStaff(principalOf(req));
-    deps.sessions.require(id);
-    audit(deps.store, req, staff, 'session.workspace_downloaded', id);
+    await deps.sessions.require(id);
+    await audit(deps.store, req, staff, 'session.workspace_downloaded', id);
     await sendFile(res, deps.sessions.workspaceArchivePath(id), {
       type: 'application/gzip',
       name: `${id}-workspace.tar.gz`,
@@ -172,8 +172,8 @@ export function sessionRoutes(deps: HttpDeps): Router {
   r.get('/sessions/:id/recording', async (req, res) => {
     const id = sessionIdParam(req.params.id);
     const staff = requireStaff(principalOf(req));
-    deps.sessions.require(id);
-    audit(deps.store, req, staff, 'session.recording_downloaded', id);
+    await deps.sessions.require(id);
+    await audit(deps.store, req, staff, 'session.recording_downloaded', id);
     await sendFile(res, deps.sessions.recordingPath(id), {
       type: 'application/x-asciicast',
       name: `${id}.cast`,
@@ -182,24 +182,26 @@ export function sessionRoutes(deps: HttpDeps): Router {
     });
   });
 
-  r.get('/sessions/:id/events', (req, res) => {
+  r.get('/sessions/:id/events', async (req, res) => {
     const id = sessionIdParam(req.params.id);
     requireStaff(principalOf(req));
-    deps.sessions.require(id);
+    await deps.sessions.require(id);
     res.writeHead(200, {
       'content-type': 'text/event-stream',
       'cache-control': 'no-store',
       connection: 'keep-alive',
     });
     const lastId = Number(req.headers['last-event-id'] ?? 0) || 0;
-    const unsubscribe = deps.sessions.subscribe(id, lastId, (event) => {
+    const subscription = deps.sessions.subscribe(id, lastId, (event) => {
       res.write(`id: ${event.id}\nevent: ${event.type}\ndata: ${JSON.stringify(event.data)}\n\n`);
     });
     const keepAlive = setInterval(() => res.write(': keep-alive\n\n'), 15_000);
     req.on('close', () => {
       clearInterval(keepAlive);
-      unsubscribe();
+      // Also when the client leaves while the stored events are still being read.
+      void subscription.then((unsubscribe) => unsubscribe(), () => undefined);
     });
+    await subscription;
   });
 
   return r;

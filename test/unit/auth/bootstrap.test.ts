@@ -24,8 +24,8 @@ const dataDir = () => path.join(t.dir, 'data');
 const print = (s: string) => printed.push(s);
 
 describe('ensureAdmin', () => {
-  it('generates a token on first start, prints it once, writes it 0600, stores only its hash', () => {
-    const result = ensureAdmin({ users: t.store.users, dataDir: dataDir(), logger, print });
+  it('generates a token on first start, prints it once, writes it 0600, stores only its hash', async () => {
+    const result = await ensureAdmin({ store: t.store, dataDir: dataDir(), logger, print });
     expect(result).toMatchObject({ action: 'created', tokenSource: 'generated', tokenFile: path.join(dataDir(), 'admin-token') });
     const file = path.join(dataDir(), 'admin-token');
     expect(statSync(file).mode & 0o777).toBe(0o600);
@@ -35,43 +35,43 @@ describe('ensureAdmin', () => {
     expect(JSON.stringify(logs)).not.toContain(token);
 
     const auth = new Authenticator({ users: t.store.users, sessions: t.store.sessions });
-    expect(auth.authenticate(token)).toMatchObject({ kind: 'staff', name: 'admin', role: 'admin' });
+    expect(await auth.authenticate(token)).toMatchObject({ kind: 'staff', name: 'admin', role: 'admin' });
     const raw = t.store.db.prepare('SELECT * FROM users').all();
     expect(JSON.stringify(raw)).not.toContain(token);
 
     // Second start: nothing happens, nothing is printed, the file is left alone.
     writeFileSync(file, 'left alone');
-    expect(ensureAdmin({ users: t.store.users, dataDir: dataDir(), logger, print })).toEqual({ action: 'none', userCount: 1, configuredTokenIgnored: false });
+    expect(await ensureAdmin({ store: t.store, dataDir: dataDir(), logger, print })).toEqual({ action: 'none', userCount: 1, configuredTokenIgnored: false });
     expect(printed).toHaveLength(1);
     expect(readFileSync(file, 'utf8')).toBe('left alone');
-    expect(t.store.users.count()).toBe(1);
+    expect(await t.store.users.count()).toBe(1);
   });
 
-  it('uses the configured token without printing or writing it', () => {
+  it('uses the configured token without printing or writing it', async () => {
     const adminToken = 'configured-admin-token-0123456789';
-    const result = ensureAdmin({ users: t.store.users, dataDir: dataDir(), adminToken, logger, print });
+    const result = await ensureAdmin({ store: t.store, dataDir: dataDir(), adminToken, logger, print });
     expect(result).toMatchObject({ action: 'created', tokenSource: 'config' });
     expect(printed).toEqual([]);
     expect(() => statSync(path.join(dataDir(), 'admin-token'))).toThrow();
     const auth = new Authenticator({ users: t.store.users, sessions: t.store.sessions });
-    expect(auth.authenticate(adminToken)).toMatchObject({ kind: 'staff', role: 'admin' });
+    expect(await auth.authenticate(adminToken)).toMatchObject({ kind: 'staff', role: 'admin' });
     expect(JSON.stringify(t.store.db.prepare('SELECT * FROM users').all())).not.toContain(adminToken);
 
-    expect(ensureAdmin({ users: t.store.users, dataDir: dataDir(), adminToken, logger, print })).toMatchObject({ action: 'none', configuredTokenIgnored: false });
+    expect(await ensureAdmin({ store: t.store, dataDir: dataDir(), adminToken, logger, print })).toMatchObject({ action: 'none', configuredTokenIgnored: false });
   });
 
-  it('warns when a configured token is ignored because users exist', () => {
-    ensureAdmin({ users: t.store.users, dataDir: dataDir(), logger, print });
-    const result = ensureAdmin({ users: t.store.users, dataDir: dataDir(), adminToken: 'another-admin-token-0123456789', logger, print });
+  it('warns when a configured token is ignored because users exist', async () => {
+    await ensureAdmin({ store: t.store, dataDir: dataDir(), logger, print });
+    const result = await ensureAdmin({ store: t.store, dataDir: dataDir(), adminToken: 'another-admin-token-0123456789', logger, print });
     expect(result).toMatchObject({ action: 'none', configuredTokenIgnored: true });
     expect(logs.some((l) => l.level === 'warn')).toBe(true);
   });
 
-  it('creates no user when the token file cannot be written', () => {
+  it('creates no user when the token file cannot be written', async () => {
     const blocker = path.join(t.dir, 'blocker');
     writeFileSync(blocker, 'a file where the data dir should be');
-    expect(() => ensureAdmin({ users: t.store.users, dataDir: path.join(blocker, 'data'), logger, print })).toThrow();
-    expect(t.store.users.count()).toBe(0);
+    await expect(ensureAdmin({ store: t.store, dataDir: path.join(blocker, 'data'), logger, print })).rejects.toThrow();
+    expect(await t.store.users.count()).toBe(0);
     expect(printed).toEqual([]);
   });
 });

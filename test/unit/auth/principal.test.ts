@@ -23,36 +23,36 @@ function code(fn: () => unknown): ErrorCode | undefined {
 }
 
 describe('Authenticator', () => {
-  it('knows staff by token and nobody else', () => {
-    const { user, token } = addUser(t.store, 'alice', 'interviewer');
-    expect(auth.authenticate(token)).toEqual({ kind: 'staff', userId: user.id, name: 'alice', role: 'interviewer' });
-    expect(auth.authenticate(generateToken('staff'))).toBeNull();
-    expect(auth.authenticate('')).toBeNull();
-    expect(auth.authenticate(undefined)).toBeNull();
-    expect(auth.authenticate('x'.repeat(10_000))).toBeNull();
+  it('knows staff by token and nobody else', async () => {
+    const { user, token } = await addUser(t.store, 'alice', 'interviewer');
+    expect(await auth.authenticate(token)).toEqual({ kind: 'staff', userId: user.id, name: 'alice', role: 'interviewer' });
+    expect(await auth.authenticate(generateToken('staff'))).toBeNull();
+    expect(await auth.authenticate('')).toBeNull();
+    expect(await auth.authenticate(undefined)).toBeNull();
+    expect(await auth.authenticate('x'.repeat(10_000))).toBeNull();
   });
 
-  it('knows a candidate by invite while the session is starting or ready, and not once it ended', () => {
-    const { user } = addUser(t.store, 'alice');
-    const { session, invite } = addSession(t.store, user.id);
-    expect(auth.authenticate(invite)).toEqual({ kind: 'candidate', sessionId: session.id });
-    t.store.sessions.transition(session.id, ['starting'], 'ready', { readyAt: t.clock() });
-    expect(auth.authenticate(invite)).toEqual({ kind: 'candidate', sessionId: session.id });
-    t.store.sessions.transition(session.id, ['ready'], 'ended', { endedAt: t.clock() });
-    expect(auth.authenticate(invite)).toBeNull();
+  it('knows a candidate by invite while the session is starting or ready, and not once it ended', async () => {
+    const { user } = await addUser(t.store, 'alice');
+    const { session, invite } = await addSession(t.store, user.id);
+    expect(await auth.authenticate(invite)).toEqual({ kind: 'candidate', sessionId: session.id });
+    await t.store.sessions.transition(session.id, ['starting'], 'ready', { readyAt: t.clock() });
+    expect(await auth.authenticate(invite)).toEqual({ kind: 'candidate', sessionId: session.id });
+    await t.store.sessions.transition(session.id, ['ready'], 'ended', { endedAt: t.clock() });
+    expect(await auth.authenticate(invite)).toBeNull();
   });
 
-  it('stops accepting an invite once the session is past its expiry, before the reaper marks it', () => {
-    const { user } = addUser(t.store, 'alice');
-    const { invite } = addSession(t.store, user.id, { state: 'ready', expiresAt: new Date(t.clock().getTime() + 60_000) });
-    expect(auth.authenticate(invite)).not.toBeNull();
+  it('stops accepting an invite once the session is past its expiry, before the reaper marks it', async () => {
+    const { user } = await addUser(t.store, 'alice');
+    const { invite } = await addSession(t.store, user.id, { state: 'ready', expiresAt: new Date(t.clock().getTime() + 60_000) });
+    expect(await auth.authenticate(invite)).not.toBeNull();
     t.clock.advance(60_000);
-    expect(auth.authenticate(invite)).toBeNull();
+    expect(await auth.authenticate(invite)).toBeNull();
   });
 
-  it('stores invites only as hashes', () => {
-    const { user } = addUser(t.store, 'alice');
-    const { invite } = addSession(t.store, user.id);
+  it('stores invites only as hashes', async () => {
+    const { user } = await addUser(t.store, 'alice');
+    const { invite } = await addSession(t.store, user.id);
     expect(JSON.stringify(t.store.db.prepare('SELECT * FROM sessions').all())).not.toContain(invite);
   });
 });

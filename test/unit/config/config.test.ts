@@ -40,6 +40,7 @@ describe('loadConfig', () => {
       allowUnisolated: false,
       baseImage: 'opslab/base:bookworm',
       subnetPool: '172.16.0.0/16',
+      kubernetes: { namespace: 'opslab-sandboxes', imagePullPolicy: 'IfNotPresent', egressBlockedCidrs: [] },
     });
     expect(config.sessions).toEqual({
       defaultDurationMinutes: 60, maxDurationMinutes: 240, readyTimeoutSeconds: 120,
@@ -93,7 +94,10 @@ describe('loadConfig', () => {
     expect(config.labsDir).toBe('/srv/labs');
     expect(config.logLevel).toBe('debug');
     expect(config.adminToken).toBe('x'.repeat(24));
-    expect(config.driver).toEqual({ kind: 'local', allowUnisolated: true, dockerSocket: '/run/docker.sock', baseImage: 'me/base:1', subnetPool: '10.250.0.0/20' });
+    expect(config.driver).toEqual({
+      kind: 'local', allowUnisolated: true, dockerSocket: '/run/docker.sock', baseImage: 'me/base:1', subnetPool: '10.250.0.0/20',
+      kubernetes: { namespace: 'opslab-sandboxes', imagePullPolicy: 'IfNotPresent', egressBlockedCidrs: [] },
+    });
     expect(config.sessions).toEqual({
       defaultDurationMinutes: 30, maxDurationMinutes: 90, readyTimeoutSeconds: 60,
       reaperIntervalSeconds: 10, ticketTtlSeconds: 15, expiryCheckSeconds: 2, maxLive: 7, createPerMinute: 9,

@@ -170,7 +170,7 @@ describe('the terminal WebSocket in docs/openapi.yaml', () => {
   const wsOps = operations.filter((o) => o.websocket);
 
   /** Runs the real upgrade handler on `url` and returns the status it refused with and the session id it read. */
-  function upgrade(url: string): { status: number; code: string; sessionId?: string } {
+  async function upgrade(url: string): Promise<{ status: number; code: string; sessionId?: string }> {
     let sessionId: string | undefined;
     const tickets = {
       redeem: (_ticket: string, id: string) => {
@@ -185,13 +185,16 @@ describe('the terminal WebSocket in docs/openapi.yaml', () => {
       sessions: { get: () => undefined, hub: () => undefined } as unknown as SessionService,
       logger: silent,
     });
-    let written = '';
+    let answered!: (data: string) => void;
+    const ended = new Promise<string>((resolve) => { answered = resolve; });
     const socket = {
       on: () => socket,
-      end: (data: string) => void (written = data),
+      end: (data: string) => answered(data),
       destroy: () => undefined,
     };
     handler({ url, headers: {} } as IncomingMessage, socket as unknown as Duplex, Buffer.alloc(0));
+    // The handler looks the session up asynchronously; it answers within a few ticks.
+    const written = await Promise.race([ended, new Promise<string>((resolve) => setTimeout(() => resolve(''), 2_000))]);
     const m = /^HTTP\/1\.1 (\d{3}) (\S+)/.exec(written);
     if (!m) throw new Error(`the upgrade handler answered nothing recognisable: ${JSON.stringify(written)}`);
     return { status: Number(m[1]), code: m[2] ?? '', sessionId };
@@ -214,18 +217,18 @@ describe('the terminal WebSocket in docs/openapi.yaml', () => {
     for (const o of wsOps) expect(served.has(routeLabel(o)), routeLabel(o)).toBe(false);
   });
 
-  it('matches the path the upgrade handler accepts (ws.ts), taking the session id from {id}', () => {
+  it('matches the path the upgrade handler accepts (ws.ts), taking the session id from {id}', async () => {
     expect(exampleId).toMatch(sessionIdPattern);
     for (const o of wsOps) {
       const url = `${o.path.replace('{id}', exampleId)}?ticket=osl_t_stub`;
       // Getting as far as redeeming the ticket means the path, the id and the origin passed.
-      expect(upgrade(url)).toEqual({ status: 401, code: 'TICKET_INVALID', sessionId: exampleId });
+      expect(await upgrade(url)).toEqual({ status: 401, code: 'TICKET_INVALID', sessionId: exampleId });
       // Without a ticket the handler still recognises the path and asks for one.
-      expect(upgrade(o.path.replace('{id}', exampleId))).toMatchObject({ status: 401, code: 'TICKET_INVALID', sessionId: undefined });
+      expect(await upgrade(o.path.replace('{id}', exampleId))).toMatchObject({ status: 401, code: 'TICKET_INVALID', sessionId: undefined });
     }
   });
 
-  it('is the only path the upgrade handler accepts (others are refused 404)', () => {
+  it('is the only path the upgrade handler accepts (others are refused 404)', async () => {
     for (const url of [
       `/api/sessions/${exampleId}/terminals?ticket=x`,
       `/api/sessions/${exampleId}/terminal/extra?ticket=x`,
@@ -233,7 +236,7 @@ describe('the terminal WebSocket in docs/openapi.yaml', () => {
       '/api/health?ticket=x',
       `/api/sessions/not-a-session-id/terminal?ticket=x`,
     ]) {
-      expect(upgrade(url), url).toMatchObject({ status: 404, code: 'NOT_FOUND', sessionId: undefined });
+      expect(await upgrade(url), url).toMatchObject({ status: 404, code: 'NOT_FOUND', sessionId: undefined });
     }
   });
 });

@@ -26,7 +26,7 @@ import type { SandboxDriver, SandboxRef } from '../../../server/sandbox/driver.j
 import { packDirectory } from '../../../server/sandbox/tar-pack.js';
 import { SessionService } from '../../../server/sessions/service.js';
 import { hashToken } from '../../../server/auth/tokens.js';
-import { openStore, type Store } from '../../../server/store/store.js';
+import { openSqliteStore, type SqliteStore } from '../../../server/store/store.js';
 import { writeLab } from '../labs/fixtures.js';
 import { addSession, addUser, manualClock, tempDir } from '../store/fixtures.js';
 
@@ -43,7 +43,7 @@ interface Harness {
   url: string;
   dir: string;
   config: Config;
-  store: Store;
+  store: SqliteStore;
   clock: ReturnType<typeof manualClock>;
   service: SessionService;
   /** What the fake driver's `archive` streams (a directory packed as tar). */
@@ -72,7 +72,7 @@ async function harness(o: { publicUrl?: string; maxDurationMinutes?: number } = 
     },
   });
   const clock = manualClock(Date.now());
-  const store = openStore(path.join(dataDir, 'opslab.db'), { now: clock });
+  const store = openSqliteStore(path.join(dataDir, 'opslab.db'), { now: clock });
   const logger = pino({ level: 'silent' });
   const labs = LabCatalog.load(labsDir);
   const h = { liveDir: null } as Harness;
@@ -112,7 +112,7 @@ async function harness(o: { publicUrl?: string; maxDurationMinutes?: number } = 
     async close() {
       server.closeAllConnections();
       await new Promise<void>((resolve) => server.close(() => resolve()));
-      store.close();
+      await store.close();
       cleanup();
     },
   });
@@ -176,7 +176,7 @@ describe('sign-in with a cookie', () => {
   });
 
   it('sets an HttpOnly, SameSite=Strict cookie on /api that works like the token', async () => {
-    const { user, token } = addUser(h.store, 'grace', 'interviewer');
+    const { user, token } = await addUser(h.store, 'grace', 'interviewer');
     const { r, setCookie, cookie } = await signIn(token);
     expect(r.status).toBe(200);
     expect(r.body.user).toEqual({ id: user.id, name: 'grace', role: 'interviewer' });
@@ -200,26 +200,26 @@ describe('sign-in with a cookie', () => {
   it('sets Secure when the public URL is https', async () => {
     await h.close();
     h = await harness({ publicUrl: 'https://opslab.example.com' });
-    const { token } = addUser(h.store, 'grace');
+    const { token } = await addUser(h.store, 'grace');
     const { setCookie } = await signIn(token, { origin: 'https://opslab.example.com' });
     expect(setCookie).toMatch(/; Secure$/);
   });
 
   it('refuses candidate invites, unknown tokens, bad bodies and foreign pages', async () => {
-    const { user } = addUser(h.store, 'grace');
-    const { invite } = addSession(h.store, user.id, { state: 'ready', expiresAt: new Date(h.clock().getTime() + 60 * MINUTE) });
+    const { user } = await addUser(h.store, 'grace');
+    const { invite } = await addSession(h.store, user.id, { state: 'ready', expiresAt: new Date(h.clock().getTime() + 60 * MINUTE) });
     expect((await signIn(invite)).r).toMatchObject({ status: 403, body: { error: { code: 'FORBIDDEN' } } });
     expect((await signIn('osl_s_nope')).r).toMatchObject({ status: 401, body: { error: { code: 'UNAUTHENTICATED' } } });
     const bad = await h.call('POST', '/api/auth/login', { body: { token: '' }, headers: { origin: ORIGIN } });
     expect(bad).toMatchObject({ status: 400, body: { error: { code: 'VALIDATION' } } });
-    const { token } = addUser(h.store, 'ada');
+    const { token } = await addUser(h.store, 'ada');
     expect((await signIn(token, { origin: 'http://evil.example' })).r.status).toBe(403);
     // No Origin at all (curl, scripts) is fine.
     expect((await signIn(token, {})).r.status).toBe(200);
   });
 
   it('rate-limits failed sign-ins from one address', async () => {
-    const { token } = addUser(h.store, 'grace');
+    const { token } = await addUser(h.store, 'grace');
     for (let i = 0; i < 10; i++) expect((await signIn(`osl_s_wrong${i}`)).r.status).toBe(401);
     const limited = await signIn(token);
     expect(limited.r).toMatchObject({ status: 429, body: { error: { code: 'RATE_LIMITED' } } });
@@ -227,8 +227,8 @@ describe('sign-in with a cookie', () => {
   });
 
   it('refuses cookie writes without our Origin or Sec-Fetch-Site: same-origin; bearer writes are unaffected', async () => {
-    const { user, token } = addUser(h.store, 'grace');
-    const { session } = addSession(h.store, user.id, { state: 'ready', expiresAt: new Date(h.clock().getTime() + 60 * MINUTE) });
+    const { user, token } = await addUser(h.store, 'grace');
+    const { session } = await addSession(h.store, user.id, { state: 'ready', expiresAt: new Date(h.clock().getTime() + 60 * MINUTE) });
     const { cookie } = await signIn(token);
     const put = (headers: Record<string, string>, auth: { cookie?: string; token?: string } = { cookie }) =>
       h.call('PUT', `/api/sessions/${session.id}/notes`, { ...auth, body: { text: 'x' }, headers });
@@ -250,8 +250,8 @@ describe('sign-in with a cookie', () => {
   });
 
   it('judges a request with an Authorization header by it alone, never by the cookie', async () => {
-    const { user, token } = addUser(h.store, 'grace');
-    const { session, invite } = addSession(h.store, user.id, { state: 'ready', expiresAt: new Date(h.clock().getTime() + 60 * MINUTE) });
+    const { user, token } = await addUser(h.store, 'grace');
+    const { session, invite } = await addSession(h.store, user.id, { state: 'ready', expiresAt: new Date(h.clock().getTime() + 60 * MINUTE) });
     const { cookie } = await signIn(token);
     // The candidate's page in a browser where the interviewer is signed in: acts as the candidate.
     const asCandidate = await h.call('GET', `/api/sessions/${session.id}/notes`, { cookie, token: invite });
@@ -261,7 +261,7 @@ describe('sign-in with a cookie', () => {
   });
 
   it('ends on logout, after 12 hours, and when the user\'s token is rotated', async () => {
-    const { user, token } = addUser(h.store, 'grace');
+    const { user, token } = await addUser(h.store, 'grace');
     const a = await signIn(token);
     const out = await h.call('POST', '/api/auth/logout', { cookie: a.cookie, headers: { origin: ORIGIN } });
     expect(out.status).toBe(204);
@@ -277,12 +277,12 @@ describe('sign-in with a cookie', () => {
     expect((await h.call('GET', '/api/auth/me', { cookie: b.cookie })).status).toBe(401);
 
     const c = await signIn(token);
-    h.store.users.setTokenHash(user.id, hashToken('osl_s_rotated'));
+    await h.store.users.setTokenHash(user.id, hashToken('osl_s_rotated'));
     expect((await h.call('GET', '/api/auth/me', { cookie: c.cookie })).status).toBe(401);
   });
 
   it('replaces this browser\'s earlier sign-in when signing in again', async () => {
-    const { token } = addUser(h.store, 'grace');
+    const { token } = await addUser(h.store, 'grace');
     const a = await signIn(token);
     const b = await signIn(token, { origin: ORIGIN, cookie: a.cookie });
     expect(b.r.status).toBe(200);
@@ -297,9 +297,9 @@ describe('notes', () => {
   });
 
   it('keeps one note per staff user per session, last write wins, readable by all staff only', async () => {
-    const grace = addUser(h.store, 'grace');
-    const alan = addUser(h.store, 'alan', 'author');
-    const { session, invite } = addSession(h.store, grace.user.id, { state: 'ready', expiresAt: new Date(h.clock().getTime() + 60 * MINUTE) });
+    const grace = await addUser(h.store, 'grace');
+    const alan = await addUser(h.store, 'alan', 'author');
+    const { session, invite } = await addSession(h.store, grace.user.id, { state: 'ready', expiresAt: new Date(h.clock().getTime() + 60 * MINUTE) });
     const notes = `/api/sessions/${session.id}/notes`;
     expect((await h.call('GET', notes, { token: grace.token })).body).toEqual({ notes: [] });
 
@@ -330,8 +330,8 @@ describe('notes', () => {
   });
 
   it('takes a note of 64 KiB even when JSON escapes make the body larger, and refuses more', async () => {
-    const { user, token } = addUser(h.store, 'grace');
-    const { session } = addSession(h.store, user.id, { state: 'ended' });
+    const { user, token } = await addUser(h.store, 'grace');
+    const { session } = await addSession(h.store, user.id, { state: 'ended' });
     const notes = `/api/sessions/${session.id}/notes`;
     const full = '\n'.repeat(64 * 1024); // 64 KiB of text, 128 KiB of JSON
     const ok = await h.call('PUT', notes, { token, body: { text: full } });
@@ -357,15 +357,15 @@ describe('extending a session', () => {
   });
 
   it('moves expiresAt, records an extended event, and caps the total at the maximum duration', async () => {
-    const { user, token } = addUser(h.store, 'grace');
+    const { user, token } = await addUser(h.store, 'grace');
     const created = h.clock().getTime();
-    const { session, invite } = addSession(h.store, user.id, { state: 'ready', expiresAt: new Date(created + 60 * MINUTE) });
+    const { session, invite } = await addSession(h.store, user.id, { state: 'ready', expiresAt: new Date(created + 60 * MINUTE) });
     const extend = (minutes: unknown, t = token) => h.call('POST', `/api/sessions/${session.id}/extend`, { token: t, body: { minutes } });
 
     const r = await extend(15);
     expect(r.status).toBe(200);
     expect(r.body).toMatchObject({ id: session.id, state: 'ready', addedMinutes: 15, expiresAt: new Date(created + 75 * MINUTE).toISOString() });
-    expect(h.store.sessions.get(session.id)?.expiresAt?.getTime()).toBe(created + 75 * MINUTE);
+    expect((await h.store.sessions.get(session.id))?.expiresAt?.getTime()).toBe(created + 75 * MINUTE);
 
     // Capped: 90 minutes from creation at most.
     const capped = await extend(60);
@@ -373,7 +373,7 @@ describe('extending a session', () => {
     const full = await extend(1);
     expect(full).toMatchObject({ status: 409, body: { error: { code: 'WRONG_STATE', details: { maxDurationMinutes: 90 } } } });
 
-    const events = h.store.events.list(session.id).filter((e) => e.type === 'extended');
+    const events = (await h.store.events.list(session.id)).filter((e) => e.type === 'extended');
     expect(events.map((e) => e.data)).toEqual([
       { expiresAt: new Date(created + 75 * MINUTE).toISOString(), addedMinutes: 15, by: 'staff:grace' },
       { expiresAt: new Date(created + 90 * MINUTE).toISOString(), addedMinutes: 15, by: 'staff:grace' },
@@ -388,9 +388,9 @@ describe('extending a session', () => {
   });
 
   it('refuses a session that is over or whose time is up', async () => {
-    const { user, token } = addUser(h.store, 'grace');
-    const ended = addSession(h.store, user.id, { state: 'ended' }).session;
-    const due = addSession(h.store, user.id, { state: 'ready', expiresAt: new Date(h.clock().getTime() - 1) }).session;
+    const { user, token } = await addUser(h.store, 'grace');
+    const ended = (await addSession(h.store, user.id, { state: 'ended' })).session;
+    const due = (await addSession(h.store, user.id, { state: 'ready', expiresAt: new Date(h.clock().getTime() - 1) })).session;
     for (const s of [ended, due]) {
       const r = await h.call('POST', `/api/sessions/${s.id}/extend`, { token, body: { minutes: 5 } });
       expect(r).toMatchObject({ status: 409, body: { error: { code: 'WRONG_STATE' } } });
@@ -405,10 +405,10 @@ describe('the brief', () => {
   });
 
   it('is there for the session\'s candidate and staff, not for another candidate', async () => {
-    const { user, token } = addUser(h.store, 'grace');
+    const { user, token } = await addUser(h.store, 'grace');
     const expiresAt = new Date(h.clock().getTime() + 60 * MINUTE);
-    const { session, invite } = addSession(h.store, user.id, { state: 'ready', expiresAt });
-    const other = addSession(h.store, user.id, { state: 'ready', expiresAt });
+    const { session, invite } = await addSession(h.store, user.id, { state: 'ready', expiresAt });
+    const other = await addSession(h.store, user.id, { state: 'ready', expiresAt });
     const brief = `/api/sessions/${session.id}/brief`;
     const r = await h.call('GET', brief, { token: invite });
     expect(r.status).toBe(200);
@@ -455,10 +455,10 @@ describe('commits and diff', () => {
   const withStart = (id: string) => h.store.sessions.setStartCommit(id, start);
 
   it('reads a live workspace through the driver, safely', async () => {
-    const { user, token } = addUser(h.store, 'grace');
-    const { session, invite } = addSession(h.store, user.id, { state: 'ready', expiresAt: new Date(h.clock().getTime() + 60 * MINUTE) });
-    withStart(session.id);
-    h.store.sessions.setSandbox(session.id, { sessionId: session.id, driver: 'local', id: 'x' } satisfies SandboxRef);
+    const { user, token } = await addUser(h.store, 'grace');
+    const { session, invite } = await addSession(h.store, user.id, { state: 'ready', expiresAt: new Date(h.clock().getTime() + 60 * MINUTE) });
+    await withStart(session.id);
+    await h.store.sessions.setSandbox(session.id, { sessionId: session.id, driver: 'local', id: 'x' } satisfies SandboxRef);
     h.liveDir = repo;
     poison();
     const r = await h.call<Record<string, unknown> & { commits: { subject: string; author: string; files: unknown[] }[] }>('GET', `/api/sessions/${session.id}/commits`, { token });
@@ -484,9 +484,9 @@ describe('commits and diff', () => {
   });
 
   it('reads an ended session from its archived workspace, and cuts a long diff at a line end', async () => {
-    const { user, token } = addUser(h.store, 'grace');
-    const { session } = addSession(h.store, user.id, { state: 'ended' });
-    withStart(session.id);
+    const { user, token } = await addUser(h.store, 'grace');
+    const { session } = await addSession(h.store, user.id, { state: 'ended' });
+    await withStart(session.id);
     fs.writeFileSync(path.join(repo, 'big.txt'), Array.from({ length: 40_000 }, (_, i) => `line ${i} ${'x'.repeat(20)}`).join('\n'));
     git('add', 'big.txt');
     git('commit', '-qm', 'Big');
@@ -505,10 +505,10 @@ describe('commits and diff', () => {
   });
 
   it('says what is wrong when the start is gone, and answers 404 / 409 without a workspace', async () => {
-    const { user, token } = addUser(h.store, 'grace');
-    const live = addSession(h.store, user.id, { state: 'ready', expiresAt: new Date(h.clock().getTime() + 60 * MINUTE) }).session;
-    h.store.sessions.setStartCommit(live.id, 'f'.repeat(40));
-    h.store.sessions.setSandbox(live.id, { sessionId: live.id, driver: 'local', id: 'x' } satisfies SandboxRef);
+    const { user, token } = await addUser(h.store, 'grace');
+    const live = (await addSession(h.store, user.id, { state: 'ready', expiresAt: new Date(h.clock().getTime() + 60 * MINUTE) })).session;
+    await h.store.sessions.setStartCommit(live.id, 'f'.repeat(40));
+    await h.store.sessions.setSandbox(live.id, { sessionId: live.id, driver: 'local', id: 'x' } satisfies SandboxRef);
     h.liveDir = repo;
     const r = await h.call<{ start: unknown; warning: string; commits: unknown[] }>('GET', `/api/sessions/${live.id}/commits`, { token });
     expect(r.body.start).toBeNull();
@@ -520,9 +520,9 @@ describe('commits and diff', () => {
     expect(gone.status).toBe(200);
     expect(gone.body).toMatchObject({ commits: [], diff: '', warning: expect.stringMatching(/not a git repository/) });
 
-    const failed = addSession(h.store, user.id, { state: 'failed' }).session;
+    const failed = (await addSession(h.store, user.id, { state: 'failed' })).session;
     expect((await h.call('GET', `/api/sessions/${failed.id}/commits`, { token })).status).toBe(404);
-    const starting = addSession(h.store, user.id, { state: 'starting', expiresAt: new Date(h.clock().getTime() + 60 * MINUTE) }).session;
+    const starting = (await addSession(h.store, user.id, { state: 'starting', expiresAt: new Date(h.clock().getTime() + 60 * MINUTE) })).session;
     expect((await h.call('GET', `/api/sessions/${starting.id}/commits`, { token })).status).toBe(409);
   });
 });

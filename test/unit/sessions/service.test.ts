@@ -26,7 +26,7 @@ import { SessionService } from '../../../server/sessions/service.js';
 import { isLive } from '../../../server/sessions/state.js';
 import type { SessionEvent } from '../../../server/store/events-repo.js';
 import type { Session } from '../../../server/store/sessions-repo.js';
-import { openStore, type Store } from '../../../server/store/store.js';
+import { openSqliteStore, type Store } from '../../../server/store/store.js';
 import { labYamlLines, writeLab } from '../labs/fixtures.js';
 import { addSession, addUser, manualClock } from '../store/fixtures.js';
 
@@ -113,7 +113,7 @@ afterEach(async () => {
   for (const fn of cleanups.splice(0).reverse()) await fn();
 });
 
-function harness(o: { allowUnisolated?: boolean; driver?: typeof LocalDriver; engineWaitMs?: number } = {}): Harness {
+async function harness(o: { allowUnisolated?: boolean; driver?: typeof LocalDriver; engineWaitMs?: number } = {}): Promise<Harness> {
   const dir = mkdtempSync(path.join(tmpdir(), 'opslab-sessions-'));
   const dataDir = path.join(dir, 'data');
   const labsDir = path.join(dir, 'labs');
@@ -141,9 +141,9 @@ function harness(o: { allowUnisolated?: boolean; driver?: typeof LocalDriver; en
     overrides: { dataDir, labsDir, driver: { kind: 'local', allowUnisolated: o.allowUnisolated ?? true } },
   });
   const clock = manualClock();
-  const store = openStore(path.join(dataDir, 'opslab.db'), { now: clock });
+  const store = openSqliteStore(path.join(dataDir, 'opslab.db'), { now: clock });
   const labs = LabCatalog.load(labsDir);
-  const ownerId = store.meta.installationId();
+  const ownerId = await store.meta.installationId();
   const drivers: LocalDriver[] = [];
   const services: SessionService[] = [];
   const newDriver = (Kind: typeof LocalDriver = LocalDriver) => {
@@ -158,14 +158,14 @@ function harness(o: { allowUnisolated?: boolean; driver?: typeof LocalDriver; en
   };
   const driver = newDriver(o.driver);
   const service = newService(driver);
-  const staffId = addUser(store, 'interviewer').user.id;
+  const staffId = (await addUser(store, 'interviewer')).user.id;
 
   cleanups.push(async () => {
     const last = services[services.length - 1] as SessionService;
-    for (const s of last.list()) if (isLive(s.state)) await last.end(s.id, 'cleanup').catch(() => undefined);
+    for (const s of await last.list()) if (isLive(s.state)) await last.end(s.id, 'cleanup').catch(() => undefined);
     for (const s of services) await s.shutdown();
     for (const d of drivers) await d.reap(new Set());
-    store.close();
+    await store.close();
     rmSync(dir, { recursive: true, force: true });
   });
 
@@ -192,7 +192,7 @@ function harness(o: { allowUnisolated?: boolean; driver?: typeof LocalDriver; en
 
 /** Waits until provisioning is over (the session left `starting`) and returns the session. */
 async function settled(service: SessionService, id: string): Promise<Session> {
-  await expect.poll(() => service.get(id)?.state, { timeout: 15_000, interval: 20 }).not.toBe('starting');
+  await expect.poll(async () => (await service.get(id))?.state, { timeout: 15_000, interval: 20 }).not.toBe('starting');
   return service.require(id);
 }
 
@@ -214,7 +214,7 @@ async function git(driver: LocalDriver, ref: SandboxRef, ...args: string[]): Pro
 
 describe('SessionService with the local driver', () => {
   it('creates a session that becomes ready with the starter committed under the candidate name', async () => {
-    const h = harness();
+    const h = await harness();
     const startedAt = h.clock().getTime();
     const created = await h.create();
     expect(created).toMatchObject({ state: 'starting', labId: 'tiny', durationMinutes: 15, candidateName: 'Ada Lovelace' });
@@ -236,7 +236,7 @@ describe('SessionService with the local driver', () => {
   });
 
   it("starts the candidate's history after the setup steps: commits setup made are not theirs", async () => {
-    const h = harness();
+    const h = await harness();
     const s = await settled(h.service, (await h.create('history')).id);
     expect(s.state).toBe('ready');
     const ref = s.sandbox as SandboxRef;
@@ -247,14 +247,14 @@ describe('SessionService with the local driver', () => {
   });
 
   it('ends a session: ended, endedAt set, sandbox gone; ending again is WRONG_STATE', async () => {
-    const h = harness();
+    const h = await harness();
     const s = await settled(h.service, (await h.create()).id);
     const ref = s.sandbox as SandboxRef;
     h.clock.advance(5 * MINUTE);
 
     const ended = await h.service.end(s.id, h.staffId);
     expect(ended).toMatchObject({ state: 'ended', endedAt: h.clock(), error: null });
-    expect(h.service.get(s.id)?.state).toBe('ended');
+    expect((await h.service.get(s.id))?.state).toBe('ended');
     expect(h.service.hub(s.id)).toBeUndefined();
     expect(await h.driver.list({ sessionId: s.id })).toEqual([]);
     expect(existsSync(ref.id)).toBe(false);
@@ -264,7 +264,7 @@ describe('SessionService with the local driver', () => {
   });
 
   it('expires a session exactly when its time is up, and leaves one not yet due alone', async () => {
-    const h = harness();
+    const h = await harness();
     const short = await h.create(); // the lab's 15 minutes
     const long = await h.create('tiny', { durationMinutes: 60 });
     expect((await settled(h.service, short.id)).state).toBe('ready');
@@ -272,33 +272,33 @@ describe('SessionService with the local driver', () => {
 
     h.clock.advance(15 * MINUTE - 1);
     await h.service.expireDue();
-    expect(h.service.get(short.id)?.state).toBe('ready');
+    expect((await h.service.get(short.id))?.state).toBe('ready');
 
     h.clock.advance(1);
     await h.service.expireDue();
-    expect(h.service.get(short.id)).toMatchObject({ state: 'expired', endedAt: h.clock() });
+    expect(await h.service.get(short.id)).toMatchObject({ state: 'expired', endedAt: h.clock() });
     expect(await h.driver.list({ sessionId: short.id })).toEqual([]);
-    expect(h.service.get(long.id)?.state).toBe('ready');
+    expect((await h.service.get(long.id))?.state).toBe('ready');
     expect(await h.driver.list({ sessionId: long.id })).toMatchObject([{ running: true }]);
   });
 
   it('refuses an unknown lab (NOT_FOUND) and a broken one (LAB_INVALID) without creating anything', async () => {
-    const h = harness();
+    const h = await harness();
     await expectAppError(h.create('no-such-lab'), 'NOT_FOUND');
     await expectAppError(h.create('broken'), 'LAB_INVALID');
-    expect(h.service.list()).toEqual([]);
+    expect(await h.service.list()).toEqual([]);
   });
 
   it('refuses the local driver unless unisolated drivers are allowed (DRIVER_UNSAFE)', async () => {
-    const h = harness({ allowUnisolated: false });
+    const h = await harness({ allowUnisolated: false });
     const e = await expectAppError(h.create(), 'DRIVER_UNSAFE');
     expect(e.message).toContain('OPSLAB_ALLOW_UNISOLATED');
-    expect(h.service.list()).toEqual([]);
+    expect(await h.service.list()).toEqual([]);
     expect(await h.driver.list()).toEqual([]);
   });
 
   it('fails a session whose starter cannot be copied, with a readable error, and removes its sandbox', async () => {
-    const h = harness();
+    const h = await harness();
     const s = await settled(h.service, (await h.create('fifo')).id);
     expect(s.state).toBe('failed');
     expect(s.error).toMatch(/^the sandbox could not start: .*FIFO/i);
@@ -308,20 +308,20 @@ describe('SessionService with the local driver', () => {
   });
 
   it('fails a session whose driver cannot create the sandbox, with the driver’s reason', async () => {
-    const h = harness({ driver: RefusingDriver });
+    const h = await harness({ driver: RefusingDriver });
     const s = await settled(h.service, (await h.create()).id);
     expect(s).toMatchObject({ state: 'failed', error: 'the sandbox could not start: the engine refused: no space left on device' });
-    const states = h.store.events.list(s.id).map((e) => e.data);
+    const states = (await h.store.events.list(s.id)).map((e) => e.data);
     expect(states).toEqual([{ state: 'starting' }, { state: 'failed', error: s.error }]);
   });
 
   it('sends state events in order to subscribers, replaying what they missed', async () => {
-    const h = harness();
+    const h = await harness();
     const { id } = await h.create();
     const seen: SessionEvent[] = [];
-    h.service.subscribe(id, 0, (e) => seen.push(e));
+    await h.service.subscribe(id, 0, (e) => seen.push(e));
     const leaver: unknown[] = [];
-    const unsubscribe = h.service.subscribe(id, 0, (e) => leaver.push(e.data));
+    const unsubscribe = await h.service.subscribe(id, 0, (e) => leaver.push(e.data));
     await settled(h.service, id);
     unsubscribe();
     await h.service.end(id, h.staffId);
@@ -339,39 +339,39 @@ describe('SessionService with the local driver', () => {
 
     // A late subscriber resuming after the first event gets only the rest.
     const late: unknown[] = [];
-    h.service.subscribe(id, (seen[0] as SessionEvent).id, (e) => late.push(e.data))();
+    (await h.service.subscribe(id, (seen[0] as SessionEvent).id, (e) => late.push(e.data)))();
     expect(late.filter((d) => 'state' in (d as object))).toEqual([{ state: 'ready' }, { state: 'ended' }]);
   });
 
   it('after a restart, fails live sessions whose sandbox is gone, naming the restart', async () => {
-    const h = harness();
+    const h = await harness();
     const ready = await settled(h.service, (await h.create()).id);
     // A session the old process was still starting when it stopped.
-    const { session: starting } = addSession(h.store, h.staffId, { state: 'starting' });
+    const { session: starting } = await addSession(h.store, h.staffId, { state: 'starting' });
     await h.service.shutdown();
 
     // A new process: a fresh local driver, whose shells are not the old ones.
     const after = h.restart();
     await after.readopt();
-    expect(after.get(ready.id)).toMatchObject({ state: 'failed', error: 'the sandbox was gone after a server restart' });
-    expect(after.get(starting.id)).toMatchObject({ state: 'failed', error: 'the server restarted while the sandbox was starting' });
+    expect(await after.get(ready.id)).toMatchObject({ state: 'failed', error: 'the sandbox was gone after a server restart' });
+    expect(await after.get(starting.id)).toMatchObject({ state: 'failed', error: 'the server restarted while the sandbox was starting' });
     expect(existsSync((ready.sandbox as SandboxRef).id)).toBe(false);
   });
 
   it('after a restart, re-adopts a ready session whose shell still runs', async () => {
-    const h = harness();
+    const h = await harness();
     const ready = await settled(h.service, (await h.create()).id);
     await h.service.shutdown();
     expect(h.service.hub(ready.id)).toBeUndefined();
 
     const after = h.restart(h.driver); // the same driver: the shell survived
     await after.readopt();
-    expect(after.get(ready.id)).toMatchObject({ state: 'ready', error: null });
+    expect(await after.get(ready.id)).toMatchObject({ state: 'ready', error: null });
     expect(after.hub(ready.id)).toBeDefined();
   });
 
   it('keeps a session ready while the engine does not answer, and re-attaches when it is back', async () => {
-    const h = harness({ driver: FlakyEngineDriver });
+    const h = await harness({ driver: FlakyEngineDriver });
     const driver = h.driver as FlakyEngineDriver;
     const s = await settled(h.service, (await h.create()).id);
     const before = h.service.hub(s.id);
@@ -380,40 +380,40 @@ describe('SessionService with the local driver', () => {
     driver.stop(); // every stream drops; list() and openTty() fail
     // Several rounds of asking (250, 500, 1000 ms apart): an unreachable engine is not a dead sandbox.
     await new Promise((r) => setTimeout(r, 2_500));
-    expect(h.service.get(s.id)).toMatchObject({ state: 'ready', error: null });
+    expect(await h.service.get(s.id)).toMatchObject({ state: 'ready', error: null });
     expect(h.service.hub(s.id)).toBe(before);
 
     driver.start();
     await expect.poll(() => h.service.hub(s.id) !== before, { timeout: 10_000, interval: 50 }).toBe(true);
     expect(h.service.hub(s.id)).toBeDefined();
-    expect(h.service.get(s.id)).toMatchObject({ state: 'ready', error: null });
-    expect(h.store.events.list(s.id).map((e) => e.data)).toEqual([{ state: 'starting' }, { state: 'ready' }]);
+    expect(await h.service.get(s.id)).toMatchObject({ state: 'ready', error: null });
+    expect((await h.store.events.list(s.id)).map((e) => e.data)).toEqual([{ state: 'starting' }, { state: 'ready' }]);
   });
 
   it('fails the session with the reason when the engine stays away longer than the wait', async () => {
-    const h = harness({ driver: FlakyEngineDriver, engineWaitMs: 1_200 });
+    const h = await harness({ driver: FlakyEngineDriver, engineWaitMs: 1_200 });
     const s = await settled(h.service, (await h.create()).id);
     (h.driver as FlakyEngineDriver).stop();
-    await expect.poll(() => h.service.get(s.id)?.state, { timeout: 10_000, interval: 50 }).toBe('failed');
-    expect(h.service.get(s.id)?.error).toMatch(/^the sandbox engine did not answer for 1 s after the terminal dropped \(the sandbox terminal stream closed\): connect ECONNREFUSED/);
+    await expect.poll(async () => (await h.service.get(s.id))?.state, { timeout: 10_000, interval: 50 }).toBe('failed');
+    expect((await h.service.get(s.id))?.error).toMatch(/^the sandbox engine did not answer for 1 s after the terminal dropped \(the sandbox terminal stream closed\): connect ECONNREFUSED/);
     (h.driver as FlakyEngineDriver).start(); // so the cleanup can remove the shell
   });
 
   it('fails at once, without waiting for the engine, when the engine answers that the sandbox is gone', async () => {
-    const h = harness({ driver: FlakyEngineDriver }); // the default wait of 60 s
+    const h = await harness({ driver: FlakyEngineDriver }); // the default wait of 60 s
     const s = await settled(h.service, (await h.create()).id);
     const started = Date.now();
     await h.driver.destroy(s.sandbox as SandboxRef); // the shell ends; the engine still answers
-    await expect.poll(() => h.service.get(s.id)?.state, { timeout: 10_000, interval: 20 }).toBe('failed');
+    await expect.poll(async () => (await h.service.get(s.id))?.state, { timeout: 10_000, interval: 20 }).toBe('failed');
     expect(Date.now() - started).toBeLessThan(5_000);
-    expect(h.service.get(s.id)?.error).toMatch(/^the sandbox stopped unexpectedly/);
+    expect((await h.service.get(s.id))?.error).toMatch(/^the sandbox stopped unexpectedly/);
   });
 
   it('reap removes the sandbox of a session that is over and keeps the live ones', async () => {
-    const h = harness();
+    const h = await harness();
     const live = await settled(h.service, (await h.create()).id);
     // A session that ended while its sandbox was left behind (e.g. the engine was down).
-    const { session: over } = addSession(h.store, h.staffId, { state: 'ended' });
+    const { session: over } = await addSession(h.store, h.staffId, { state: 'ended' });
     const spec: SandboxSpec = {
       sessionId: over.id,
       image: 'unused',

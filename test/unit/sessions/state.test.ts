@@ -44,13 +44,13 @@ describe('the store applies the machine', () => {
   });
   afterEach(() => t.close());
 
-  it('a finished session cannot be brought back, and only the first of two racing moves wins', () => {
-    const { user } = addUser(t.store, 'alice');
-    const { session } = addSession(t.store, user.id);
-    expect(t.store.sessions.transition(session.id, sourcesOf('ended'), 'ended')?.state).toBe('ended');
+  it('a finished session cannot be brought back, and only the first of two racing moves wins', async () => {
+    const { user } = await addUser(t.store, 'alice');
+    const { session } = await addSession(t.store, user.id);
+    expect((await t.store.sessions.transition(session.id, sourcesOf('ended'), 'ended'))?.state).toBe('ended');
     // A late "ready" (provisioning finishing) and a second finisher both lose.
-    expect(t.store.sessions.transition(session.id, sourcesOf('ready'), 'ready')).toBeNull();
-    expect(t.store.sessions.transition(session.id, sourcesOf('expired'), 'expired')).toBeNull();
-    expect(t.store.sessions.get(session.id)?.state).toBe('ended');
+    expect(await t.store.sessions.transition(session.id, sourcesOf('ready'), 'ready')).toBeNull();
+    expect(await t.store.sessions.transition(session.id, sourcesOf('expired'), 'expired')).toBeNull();
+    expect((await t.store.sessions.get(session.id))?.state).toBe('ended');
   });
 });

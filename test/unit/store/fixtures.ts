@@ -2,7 +2,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import type { Clock } from '../../../server/store/clock.js';
-import { openStore, type Store } from '../../../server/store/store.js';
+import { openSqliteStore, type SqliteStore, type Store } from '../../../server/store/store.js';
 import { generateToken, hashToken } from '../../../server/auth/tokens.js';
 import type { Session, SessionState } from '../../../server/store/sessions-repo.js';
 import type { User, UserRole } from '../../../server/store/users-repo.js';
@@ -23,11 +23,11 @@ export function manualClock(start = Date.parse('2030-01-01T00:00:00.000Z')): Clo
 }
 
 export interface TestStore {
-  store: Store;
+  store: SqliteStore;
   dir: string;
   file: string;
   clock: ReturnType<typeof manualClock>;
-  close(): void;
+  close(): Promise<void>;
 }
 
 /** A real SQLite store in a temp dir, with a manual clock. */
@@ -35,19 +35,23 @@ export function testStore(): TestStore {
   const { dir, cleanup } = tempDir();
   const file = path.join(dir, 'opslab.db');
   const clock = manualClock();
-  const store = openStore(file, { now: clock });
-  return { store, dir, file, clock, close: () => { store.close(); cleanup(); } };
+  const store = openSqliteStore(file, { now: clock });
+  return { store, dir, file, clock, close: async () => { await store.close(); cleanup(); } };
 }
 
-export function addUser(store: Store, name: string, role: UserRole = 'interviewer'): { user: User; token: string } {
+export async function addUser(store: Pick<Store, 'users'>, name: string, role: UserRole = 'interviewer'): Promise<{ user: User; token: string }> {
   const token = generateToken('staff');
-  const user = store.users.create({ name, role, tokenHash: hashToken(token) });
+  const user = await store.users.create({ name, role, tokenHash: hashToken(token) });
   return { user, token };
 }
 
-export function addSession(store: Store, createdBy: string, o: { state?: SessionState; expiresAt?: Date } = {}): { session: Session; invite: string } {
+export async function addSession(
+  store: Pick<Store, 'sessions'>,
+  createdBy: string,
+  o: { state?: SessionState; expiresAt?: Date } = {},
+): Promise<{ session: Session; invite: string }> {
   const invite = generateToken('candidate');
-  const session = store.sessions.insert({
+  const session = await store.sessions.insert({
     labId: 'hello',
     candidateName: 'Ada',
     candidateEmail: 'ada@example.com',

@@ -6,6 +6,7 @@ import { AppError } from '../../../server/errors.js';
 import { openDatabase } from '../../../server/store/db.js';
 import { MIGRATIONS, migrate, schemaVersion, type Migration } from '../../../server/store/migrations.js';
 import { MetaRepo } from '../../../server/store/meta-repo.js';
+import { SqliteClient } from '../../../server/store/sqlite-client.js';
 import { tempDir } from './fixtures.js';
 
 let dir: string;
@@ -23,22 +24,36 @@ describe('openDatabase and migrations', () => {
     expect(db.pragma('journal_mode', { simple: true })).toBe('wal');
     expect(db.pragma('foreign_keys', { simple: true })).toBe(1);
     expect(schemaVersion(db)).toBe(MIGRATIONS.length);
-    expect(tables(db)).toEqual(['audit_log', 'grades', 'meta', 'schema_migrations', 'session_events', 'session_notes', 'sessions', 'terminal_tickets', 'users', 'web_logins']);
+    expect(tables(db)).toEqual(['audit_log', 'grades', 'meta', 'schema_migrations', 'session_events', 'session_notes', 'sessions', 'terminal_leases', 'terminal_tickets', 'users', 'web_logins']);
     expect(statSync(file).mode & 0o777).toBe(0o600);
     db.close();
   });
 
-  it('is idempotent on reopen and keeps the data', () => {
+  it('is idempotent on reopen and keeps the data', async () => {
     const file = path.join(dir, 'opslab.db');
     const first = openDatabase(file);
-    const id = new MetaRepo(first).installationId();
+    const id = await new MetaRepo(new SqliteClient(first)).installationId();
     first.close();
 
     const again = openDatabase(file, { migrate: false });
     expect(migrate(again)).toEqual({ applied: [], version: MIGRATIONS.length });
     expect((again.prepare('SELECT COUNT(*) AS n FROM schema_migrations').get() as { n: number }).n).toBe(MIGRATIONS.length);
-    expect(new MetaRepo(again).installationId()).toBe(id);
+    expect(await new MetaRepo(new SqliteClient(again)).installationId()).toBe(id);
     again.close();
+  });
+
+  it('upgrades a database of an earlier version in place, keeping its rows', () => {
+    const file = path.join(dir, 'opslab.db');
+    const old = openDatabase(file, { migrate: false });
+    migrate(old, MIGRATIONS.slice(0, 4));
+    old.prepare("INSERT INTO users (id, name, role, token_hash, created_at) VALUES ('u1', 'admin', 'admin', 'h', 1)").run();
+    old.close();
+
+    const db = openDatabase(file);
+    expect(schemaVersion(db)).toBe(MIGRATIONS.length);
+    expect(tables(db)).toContain('terminal_leases');
+    expect(db.prepare('SELECT name FROM users').all()).toEqual([{ name: 'admin' }]);
+    db.close();
   });
 
   it('applies only the pending migrations, in order', () => {
