@@ -61,7 +61,7 @@ describe('two replicas behind one address', () => {
   });
 
   afterAll(async () => {
-    candidate?.close();
+    await candidate?.close();
     await b?.api('POST', `/api/sessions/${session?.id}/end`).catch(() => undefined);
     await Promise.all([a?.stop(), b?.stop()]);
     await lb?.close();
@@ -86,7 +86,7 @@ describe('two replicas behind one address', () => {
     candidate.type('echo after-observer\r');
     await candidate.waitForText('after-observer\r\n');
     expect(candidate.plain()).not.toContain('observer-2');
-    observer.close();
+    await observer.close();
   });
 
   it("keeps the candidate's shell when the replica holding it is killed: the other takes it over", async () => {
