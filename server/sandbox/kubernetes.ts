@@ -191,13 +191,23 @@ export class KubernetesDriver implements SandboxDriver {
       await this.core.readNamespace({ name: this.namespace });
     } catch (e) {
       const status = statusOf(e);
-      // A server with no cluster-wide rights (the usual Role) may not read namespaces: it answered, that is enough.
-      if (status === 403) return;
       if (status === 404) {
         throw new AppError('CONFIG_INVALID', `the sandbox namespace ${this.namespace} does not exist on ${server}: create it (k8s/ has its manifest)`);
       }
-      throw new AppError('SANDBOX_FAILED', `the Kubernetes API server at ${server} does not answer: ${apiMessage(e)}`, { cause: e });
+      // A server with no cluster-wide rights (the usual Role) may not read namespaces: it answered, that is enough.
+      if (status !== 403) throw new AppError('SANDBOX_FAILED', `the Kubernetes API server at ${server} does not answer: ${apiMessage(e)}`, { cause: e });
     }
+    // What list and reap need; a Role without it would only show when the reaper first runs.
+    const refused = (what: string) => (e: unknown) => {
+      if (statusOf(e) === 403) {
+        throw new AppError('CONFIG_INVALID', `the server may not list ${what} in namespace ${this.namespace} on ${server} (${apiMessage(e)}): grant it the Role in k8s/`);
+      }
+      throw new AppError('SANDBOX_FAILED', `cannot list ${what} in namespace ${this.namespace} on ${server}: ${apiMessage(e)}`, { cause: e });
+    };
+    await Promise.all([
+      this.core.listNamespacedPod({ namespace: this.namespace, limit: 1 }).catch(refused('pods')),
+      this.net.listNamespacedNetworkPolicy({ namespace: this.namespace, limit: 1 }).catch(refused('networkpolicies')),
+    ]);
   }
 
   async create(spec: SandboxSpec, options?: { signal?: AbortSignal }): Promise<SandboxRef> {
@@ -217,7 +227,10 @@ export class KubernetesDriver implements SandboxDriver {
     try {
       const [graderDirBytes, graderToolsBytes] = await Promise.all([
         spec.graderDir ? directoryBytes(spec.graderDir) : 0,
-        (this.toolsBytes ??= directoryBytes(GRADER_TOOLS_DIR)),
+        (this.toolsBytes ??= directoryBytes(GRADER_TOOLS_DIR).catch((e: unknown) => {
+          this.toolsBytes = undefined;
+          throw e;
+        })),
       ]);
       const podOptions = {
         namespace: this.namespace,

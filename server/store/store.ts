@@ -34,6 +34,8 @@ export interface Repositories {
 /** The repositories over one database; built once by the composition root. */
 export interface Store extends Repositories {
   readonly kind: SqlDialect;
+  /** Resolves when the database answers a trivial query (readiness probes). */
+  ping(): Promise<void>;
   /**
    * Runs `fn` in one transaction, with repositories bound to it: everything `fn` does
    * through `tx` commits together, or not at all if it throws. Use only `tx` inside
@@ -70,6 +72,9 @@ export function createStoreOver(sql: SqlClient, now: Clock = systemClock): Store
     kind: sql.dialect,
     ...repositories(sql, now),
     transaction: (fn) => sql.transaction((tx) => fn(repositories(tx, now))),
+    ping: async () => {
+      await sql.one('SELECT 1 AS ok');
+    },
     close: () => sql.close(),
   };
 }

@@ -526,3 +526,18 @@ describe('commits and diff', () => {
     expect((await h.call('GET', `/api/sessions/${starting.id}/commits`, { token })).status).toBe(409);
   });
 });
+
+describe('health probes', () => {
+  it('answers liveness always, and readiness only while the database answers', async () => {
+    h = await harness();
+    expect((await h.call('GET', '/api/health/live')).body).toEqual({ status: 'ok' });
+    expect(await h.call('GET', '/api/health/ready')).toMatchObject({ status: 200, body: { status: 'ok' } });
+    // The database goes away (closed under the running server): not ready, still alive.
+    h.store.db.close();
+    const ready = await h.call<{ status: string; reason: string }>('GET', '/api/health/ready');
+    expect(ready.status).toBe(503);
+    expect(ready.body.status).toBe('unavailable');
+    expect(ready.body.reason).toContain('sqlite database does not answer');
+    expect((await h.call('GET', '/api/health/live')).status).toBe(200);
+  });
+});
