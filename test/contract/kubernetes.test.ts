@@ -15,7 +15,8 @@
 import { execFile } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
-import { readFile } from 'node:fs/promises';
+import { readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { lookup } from 'node:dns/promises';
 import { connect } from 'node:net';
@@ -99,7 +100,11 @@ function makeDriver(ownerId: string, extra: Partial<KubernetesDriverOptions> = {
 
 const newSessionId = (): string => `k8s-${randomUUID().slice(0, 8)}`;
 
+/** Kubeconfig files with service-account tokens, removed at the end. */
+const tempFiles: string[] = [];
+
 afterAll(async () => {
+  await Promise.all(tempFiles.map((f) => rm(f, { force: true })));
   // Everything a failed test may have left goes with the namespace.
   if (createdNamespaces.size > 0) await kubectl(['delete', 'namespace', '--wait=false', ...createdNamespaces]).catch(() => undefined);
 });
@@ -461,6 +466,69 @@ spec: {hard: {pods: "0"}}`,
     expect((error as Error).message).toMatch(/exceeded quota: no-pods/);
     // The policy made before the Pod was refused is gone again.
     expect((await kubectl(['-n', namespace, 'get', 'networkpolicies', '-o', 'name'])).trim()).toBe('');
+  });
+
+  it("works with a service account that has only the sandbox Role (token auth), and says what is missing without it", async () => {
+    // The rights k8s/ grants the server in the sandbox namespace, and nothing cluster-wide.
+    const role = `apiVersion: v1
+kind: ServiceAccount
+metadata: {name: opslab-server, namespace: ${NAMESPACE}}
+---
+apiVersion: v1
+kind: ServiceAccount
+metadata: {name: no-rights, namespace: ${NAMESPACE}}
+---
+apiVersion: rbac.authorization.k8s.io/v1
+kind: Role
+metadata: {name: opslab-sandboxes, namespace: ${NAMESPACE}}
+rules:
+- {apiGroups: [""], resources: [pods], verbs: [get, list, watch, create, delete]}
+- {apiGroups: [""], resources: [pods/exec, pods/attach], verbs: [get, create]}
+- {apiGroups: [networking.k8s.io], resources: [networkpolicies], verbs: [get, list, create, delete]}
+---
+apiVersion: rbac.authorization.k8s.io/v1
+kind: RoleBinding
+metadata: {name: opslab-server, namespace: ${NAMESPACE}}
+roleRef: {apiGroup: rbac.authorization.k8s.io, kind: Role, name: opslab-sandboxes}
+subjects: [{kind: ServiceAccount, name: opslab-server, namespace: ${NAMESPACE}}]
+`;
+    await kubectl(['apply', '-f', '-'], role);
+    const server = (await kubectl(['config', 'view', '--raw', '--minify', '-o', 'jsonpath={.clusters[0].cluster.server}'])).trim();
+    const ca = (await kubectl(['config', 'view', '--raw', '--minify', '-o', 'jsonpath={.clusters[0].cluster.certificate-authority-data}'])).trim();
+    const kubeconfigFor = async (account: string): Promise<string> => {
+      const token = (await kubectl(['-n', NAMESPACE, 'create', 'token', account, '--duration=10m'])).trim();
+      const file = path.join(tmpdir(), `opslab-ct-${account}-${randomUUID()}.kubeconfig`);
+      await writeFile(
+        file,
+        `apiVersion: v1\nkind: Config\nclusters: [{name: c, cluster: {server: "${server}", certificate-authority-data: "${ca}"}}]\n` +
+          `users: [{name: u, user: {token: "${token}"}}]\ncontexts: [{name: x, context: {cluster: c, user: u}}]\ncurrent-context: x\n`,
+        { mode: 0o600 },
+      );
+      tempFiles.push(file);
+      return file;
+    };
+
+    const driver = makeDriver(`rbac-${randomUUID()}`, { kubeconfig: await kubeconfigFor('opslab-server') });
+    await driver.ping();
+    const ref = await driver.create(k8sSpec(newSessionId()));
+    const term = new TerminalReader(await driver.openTty(ref, { cols: 100, rows: 30 }));
+    try {
+      await term.expect(PROMPT);
+      term.sendLine('echo rbac-$((20+1)) > r.txt; cat r.txt');
+      await term.expect('rbac-21');
+      expect((await driver.execGrader(ref, ['cat', 'r.txt'])).stdout).toBe('rbac-21\n');
+      expect(await driver.list()).toEqual([{ ref, running: true }]);
+    } finally {
+      term.stream.close();
+    }
+    expect(await driver.reap(new Set())).toEqual([ref.sessionId]);
+
+    const powerless = makeDriver(`rbac-${randomUUID()}`, { kubeconfig: await kubeconfigFor('no-rights') });
+    const error = await powerless.ping().then(
+      () => undefined,
+      (e: unknown) => e,
+    );
+    expect(error).toMatchObject({ code: 'CONFIG_INVALID', message: expect.stringMatching(/may not list (pods|networkpolicies)/) });
   });
 
   it('says clearly when the namespace does not exist', async () => {
