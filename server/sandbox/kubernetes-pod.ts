@@ -278,7 +278,9 @@ export function buildSandboxPod(spec: SandboxSpec, o: PodOptions): IPod {
     spec: {
       hostname: 'opslab',
       restartPolicy: 'Never',
-      terminationGracePeriodSeconds: 0,
+      // Not 0: a Pod deleted with a grace period stays in the API (and under its
+      // NetworkPolicy) until the kubelet has stopped its containers; see destroy().
+      terminationGracePeriodSeconds: 1,
       automountServiceAccountToken: false,
       enableServiceLinks: false,
       // The node's resolvers: a sandbox needs no cluster DNS (and this node has none).

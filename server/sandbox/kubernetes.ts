@@ -87,6 +87,10 @@ const GRADER_TOOLS_DIR = fileURLToPath(new URL('./grader-tools', import.meta.url
 const DEFAULT_READY_TIMEOUT_MS = 60_000;
 /** How much of the shell's past output a new attachment replays (as on Docker). */
 const MAX_TTY_HISTORY = 32 * 1024 * 1024;
+/** How long destroy waits for the kubelet to stop a Pod's containers before it force-deletes it. */
+const DESTROY_WAIT_MS = 30_000;
+/** Sandboxes reap removes at once. */
+const REAP_CONCURRENCY = 4;
 /** Copies into the sandbox (starter repository, grader files) may be large. */
 const COPY_TIMEOUT_MS = 300_000;
 const ROOT_REFUSED =
@@ -491,13 +495,29 @@ export class KubernetesDriver implements SandboxDriver {
     return { offset: total - data.length, data: Buffer.from(data) };
   }
 
+  /**
+   * Deletes the Pod, waits until it is gone, then deletes its NetworkPolicy. Not a force
+   * delete: a Pod deleted with grace 0 leaves the API at once while the kubelet stops its
+   * containers a moment later, and the policy controller, which follows the API, would
+   * then let them talk to anything in between. With a grace period the Pod stays (and
+   * stays selected by its policy) until its containers are dead.
+   */
   async destroy(ref: SandboxRef): Promise<void> {
     const name = sandboxName(ref.sessionId);
     const gone = (e: unknown) => {
       if (statusOf(e) !== 404) throw new AppError('SANDBOX_FAILED', `cannot remove sandbox ${name}: ${apiMessage(e)}`, { cause: e });
     };
-    // Grace 0: removed from the API at once; the kubelet stops the containers right after.
-    await this.core.deleteNamespacedPod({ name, namespace: this.namespace, gracePeriodSeconds: 0 }).catch(gone);
+    await this.core.deleteNamespacedPod({ name, namespace: this.namespace, gracePeriodSeconds: 1 }).catch(gone);
+    const deadline = Date.now() + DESTROY_WAIT_MS;
+    for (let delay = 100; (await this.readPod(name)) !== undefined; delay = Math.min(delay * 2, 500)) {
+      if (Date.now() > deadline) {
+        // A node that does not answer never confirms: remove the object anyway.
+        this.options.logger.warn({ sessionId: ref.sessionId, pod: name }, `sandbox Pod still there ${DESTROY_WAIT_MS / 1000} s after its deletion: force-deleting it`);
+        await this.core.deleteNamespacedPod({ name, namespace: this.namespace, gracePeriodSeconds: 0 }).catch(gone);
+        break;
+      }
+      await sleep(delay);
+    }
     await this.net.deleteNamespacedNetworkPolicy({ name, namespace: this.namespace }).catch(gone);
   }
 
@@ -525,7 +545,14 @@ export class KubernetesDriver implements SandboxDriver {
       if (this.mine(meta) && sessionId) sessions.add(sessionId);
     }
     const orphans = [...sessions].filter((s) => !live.has(s));
-    for (const sessionId of orphans) await this.destroy({ sessionId, driver: 'kubernetes', id: sandboxName(sessionId) });
+    // A few at a time: each destroy waits for the kubelet (a few seconds).
+    const queue = [...orphans];
+    const worker = async () => {
+      for (let sessionId = queue.shift(); sessionId !== undefined; sessionId = queue.shift()) {
+        await this.destroy({ sessionId, driver: 'kubernetes', id: sandboxName(sessionId) });
+      }
+    };
+    await Promise.all(Array.from({ length: Math.min(REAP_CONCURRENCY, queue.length) }, worker));
     return orphans;
   }
 

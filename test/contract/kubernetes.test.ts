@@ -15,7 +15,7 @@
 import { execFile } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
-import { readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { lookup } from 'node:dns/promises';
@@ -28,7 +28,7 @@ import { AppError } from '../../server/errors.js';
 import type { SandboxRef, SandboxSpec } from '../../server/sandbox/driver.js';
 import { KubernetesDriver, type KubernetesDriverOptions } from '../../server/sandbox/kubernetes.js';
 import { describeDriverContract, expectAppError } from './driver-contract.js';
-import { PROMPT, TerminalReader } from './terminal-reader.js';
+import { PROMPT, TerminalReader, joinByOffset, plainText } from './terminal-reader.js';
 
 const run = promisify(execFile);
 const KUBECONFIG = process.env.KUBECONFIG || '/var/lib/opslab-k8s/admin.kubeconfig';
@@ -100,11 +100,11 @@ function makeDriver(ownerId: string, extra: Partial<KubernetesDriverOptions> = {
 
 const newSessionId = (): string => `k8s-${randomUUID().slice(0, 8)}`;
 
-/** Kubeconfig files with service-account tokens, removed at the end. */
+/** Kubeconfig files with service-account tokens and grader folders, removed at the end. */
 const tempFiles: string[] = [];
 
 afterAll(async () => {
-  await Promise.all(tempFiles.map((f) => rm(f, { force: true })));
+  await Promise.all(tempFiles.map((f) => rm(f, { recursive: true, force: true })));
   // Everything a failed test may have left goes with the namespace.
   if (createdNamespaces.size > 0) await kubectl(['delete', 'namespace', '--wait=false', ...createdNamespaces]).catch(() => undefined);
 });
@@ -123,7 +123,12 @@ describe('Kubernetes sandbox hardening', () => {
   beforeAll(async () => {
     await clusterReady();
     driver = makeDriver(`hardening-${randomUUID()}`);
-    ref = await driver.create(k8sSpec(newSessionId()));
+    // The lab's hidden grader files: copied into the grader only.
+    const graderDir = await mkdtemp(path.join(tmpdir(), 'opslab-ct-grader-'));
+    tempFiles.push(graderDir);
+    await mkdir(path.join(graderDir, 'data'));
+    await writeFile(path.join(graderDir, 'data', 'answer-key.txt'), 'secret-answer\n');
+    ref = await driver.create({ ...k8sSpec(newSessionId()), graderDir });
   });
 
   afterAll(async () => {
@@ -194,6 +199,11 @@ describe('Kubernetes sandbox hardening', () => {
     }
   });
 
+  it('gives /tmp and /var/tmp memory file systems of fixed size (shares of the memory limit, as on Docker)', async () => {
+    const r = await driver.exec(ref, ['sh', '-c', 'for d in /tmp /var/tmp; do echo "$d $(stat -f -c %T $d) $(df -P -k $d | tail -1 | tr -s " " | cut -d" " -f2)"; done']);
+    expect(r.stdout).toBe('/tmp tmpfs 131072\n/var/tmp tmpfs 65536\n');
+  });
+
   it('refuses to run a command as root, saying why', async () => {
     const error = await driver.exec(ref, ['id'], { user: 'root' }).then(
       () => undefined,
@@ -205,12 +215,20 @@ describe('Kubernetes sandbox hardening', () => {
     await expectAppError(driver.execGrader(ref, ['id'], { user: 'root' }), 'VALIDATION');
   });
 
-  it('shows the grader (uid 1001) the workspace read-only, with its tools at /opt/opslab', async () => {
+  it('shows the grader (uid 1001) the workspace read-only, its tools at /opt/opslab and the lab files at /grader, none to the candidate', async () => {
     await driver.exec(ref, ['sh', '-c', 'echo from-candidate > note.txt']);
-    const r = await driver.execGrader(ref, ['sh', '-c', 'id -u; cat /workspace/note.txt; touch /workspace/x 2>&1; echo rc=$?; test -s /opt/opslab/untrusted.py && echo tools']);
-    expect(r.stdout).toBe(`1001\nfrom-candidate\ntouch: cannot touch '/workspace/x': Read-only file system\nrc=1\ntools\n`);
-    const candidate = await driver.exec(ref, ['sh', '-c', 'ls /opt/opslab /grader 2>&1 | wc -l; ls /opt/opslab 2>&1']);
-    expect(candidate.stdout).toMatch(/No such file or directory/);
+    const r = await driver.execGrader(ref, [
+      'sh',
+      '-c',
+      'id -u; cat /workspace/note.txt; touch /workspace/x 2>&1; echo rc=$?; test -s /opt/opslab/untrusted.py && echo tools; ' +
+        'cat /grader/data/answer-key.txt; echo tamper >> /grader/data/answer-key.txt 2>/dev/null; echo append=$?',
+    ]);
+    expect(r.stdout).toMatch(/^1001\nfrom-candidate\ntouch: cannot touch '\/workspace\/x': Read-only file system\nrc=1\ntools\nsecret-answer\nappend=[1-9]\n$/);
+    const candidate = await driver.exec(ref, ['sh', '-c', 'ls -d /opt/opslab /grader 2>&1; grep -rs secret-answer / --exclude-dir=proc --exclude-dir=sys; echo grep=$?']);
+    expect(candidate.stdout).toMatch(/ls: cannot access '\/opt\/opslab': No such file or directory\nls: cannot access '\/grader': No such file or directory\n/);
+    // grep found nothing it could read (it exits 2 for the files it may not read, 1 for no match).
+    expect(candidate.stdout).not.toContain('secret-answer');
+    expect(candidate.stdout).toMatch(/\ngrep=[12]\n$/);
   });
 
   it('is stored by the API server with every security field, labels and limits', async () => {
@@ -417,6 +435,58 @@ describe('Kubernetes sandbox lifecycle', () => {
       expect(await first.list({ sessionId: ref.sessionId })).toEqual([{ ref, running: true }]);
     } finally {
       await first.destroy(ref);
+    }
+  });
+
+  it('ends an attachment whose output stream dropped, and the next one goes on at the exact byte', async () => {
+    const driver = makeDriver(`drop-${randomUUID()}`);
+    const ref = await driver.create(k8sSpec(newSessionId()));
+    try {
+      const first = new TerminalReader(await driver.openTty(ref, { cols: 200, rows: 50 }));
+      await first.expect(PROMPT);
+      first.sendLine('for i in $(seq 1 40); do echo tick-$i; sleep 0.05; done');
+      await first.expect('tick-5');
+      // As when the API server or the kubelet drops a stream: the reader in the Pod dies.
+      await driver.exec(ref, ['pkill', '-f', '^opslab-tty-reader']);
+      const info = await first.expectClosed();
+      expect(info.reason).toMatch(/terminal reader ended|stream closed/);
+
+      const second = new TerminalReader(await driver.openTty(ref, { cols: 200, rows: 50 }));
+      await second.expect('tick-40');
+      try {
+        const text = plainText(joinByOffset(first, second));
+        const ticks = text.split('\n').filter((l) => /^tick-\d+$/.test(l));
+        expect(ticks).toEqual(Array.from({ length: 40 }, (_, i) => `tick-${i + 1}`));
+      } finally {
+        second.stream.close();
+      }
+    } finally {
+      await driver.destroy(ref);
+    }
+  });
+
+  it("survives the candidate killing the terminal's processes: PID 1 ignores them, `script` comes back on the same attachment", async () => {
+    // Here the candidate owns `script` (on Docker root does): they can stop it, not the sandbox.
+    const driver = makeDriver(`kill-${randomUUID()}`);
+    const ref = await driver.create(k8sSpec(newSessionId()));
+    try {
+      const term = new TerminalReader(await driver.openTty(ref, { cols: 100, rows: 30 }));
+      try {
+        await term.expect(PROMPT);
+        term.sendLine('kill -9 1; kill -TERM 1; echo pid1-$((1+1))-alive; pkill -x script');
+        await term.expect('pid1-2-alive');
+        await term.expect('[opslab] the terminal restarted', 10_000);
+        await term.expect(PROMPT, 10_000);
+        await term.stream.resize({ cols: 77, rows: 22 });
+        term.sendLine('echo back-$((6*7)); stty size');
+        await term.expect('back-42');
+        await term.expect(/\n22 77\n/);
+        expect(await driver.list({ sessionId: ref.sessionId })).toEqual([{ ref, running: true }]);
+      } finally {
+        term.stream.close();
+      }
+    } finally {
+      await driver.destroy(ref);
     }
   });
 

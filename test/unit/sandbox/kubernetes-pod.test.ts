@@ -67,6 +67,8 @@ describe('the sandbox Pod', () => {
       hostIPC: false,
       shareProcessNamespace: false,
       restartPolicy: 'Never',
+      // Deleted gracefully, so the Pod stays under its NetworkPolicy until its containers are dead.
+      terminationGracePeriodSeconds: 1,
       securityContext: { runAsNonRoot: true, runAsUser: 1000, fsGroup: 1000, seccompProfile: { type: 'RuntimeDefault' } },
     });
     const all = [...(podSpec.initContainers ?? []), ...podSpec.containers];
