@@ -21,6 +21,7 @@ import path from 'node:path';
 import { lookup } from 'node:dns/promises';
 import { connect } from 'node:net';
 import { promisify } from 'node:util';
+import yaml from 'js-yaml';
 import pino from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { takeSnapshot } from '../../server/checker/snapshot.js';
@@ -29,6 +30,7 @@ import type { SandboxRef, SandboxSpec } from '../../server/sandbox/driver.js';
 import { KubernetesDriver, type KubernetesDriverOptions } from '../../server/sandbox/kubernetes.js';
 import { describeDriverContract, expectAppError } from './driver-contract.js';
 import { PROMPT, TerminalReader, joinByOffset, plainText } from './terminal-reader.js';
+import { REPO_ROOT } from '../helpers/server-process.js';
 
 const run = promisify(execFile);
 const KUBECONFIG = process.env.KUBECONFIG || '/var/lib/opslab-k8s/admin.kubeconfig';
@@ -538,8 +540,13 @@ spec: {hard: {pods: "0"}}`,
     expect((await kubectl(['-n', namespace, 'get', 'networkpolicies', '-o', 'name'])).trim()).toBe('');
   });
 
-  it("works with a service account that has only the sandbox Role (token auth), and says what is missing without it", async () => {
-    // The rights k8s/ grants the server in the sandbox namespace, and nothing cluster-wide.
+  it("works with a service account that has only the sandbox Role of k8s/base/rbac.yaml (token auth), and says what is missing without it", async () => {
+    // Exactly the rules k8s/ grants the server in the sandbox namespace (read from the
+    // manifest, so trimming it too far fails here), and nothing cluster-wide.
+    const manifestRole = yaml
+      .loadAll(readFileSync(path.join(REPO_ROOT, 'k8s/base/rbac.yaml'), 'utf8'))
+      .find((d): d is { kind: string; rules: unknown[] } => (d as { kind?: string } | null)?.kind === 'Role');
+    if (!manifestRole) throw new Error('k8s/base/rbac.yaml has no Role');
     const role = `apiVersion: v1
 kind: ServiceAccount
 metadata: {name: opslab-server, namespace: ${NAMESPACE}}
@@ -551,10 +558,7 @@ metadata: {name: no-rights, namespace: ${NAMESPACE}}
 apiVersion: rbac.authorization.k8s.io/v1
 kind: Role
 metadata: {name: opslab-sandboxes, namespace: ${NAMESPACE}}
-rules:
-- {apiGroups: [""], resources: [pods], verbs: [get, list, watch, create, delete]}
-- {apiGroups: [""], resources: [pods/exec, pods/attach], verbs: [get, create]}
-- {apiGroups: [networking.k8s.io], resources: [networkpolicies], verbs: [get, list, create, delete]}
+rules: ${JSON.stringify(manifestRole.rules)}
 ---
 apiVersion: rbac.authorization.k8s.io/v1
 kind: RoleBinding

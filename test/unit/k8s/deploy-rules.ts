@@ -140,11 +140,10 @@ export function sandboxNamespace(objects: readonly K8sObject[]): string {
 
 /** Exactly what the KubernetesDriver needs, as "group/resource verb" ("" group: "resource verb"). */
 export const DRIVER_PERMISSIONS: readonly string[] = [
-  'pods get', 'pods list', 'pods watch', 'pods create', 'pods delete',
+  'pods get', 'pods list', 'pods create', 'pods delete',
   'pods/exec create', 'pods/exec get',
   'pods/attach create', 'pods/attach get',
-  'pods/log get',
-  'networking.k8s.io/networkpolicies get', 'networking.k8s.io/networkpolicies list',
+  'networking.k8s.io/networkpolicies list',
   'networking.k8s.io/networkpolicies create', 'networking.k8s.io/networkpolicies delete',
 ];
 
