@@ -18,14 +18,25 @@ interface Options {
 
 export class DockerTerminalStream implements TerminalStream {
   private dataListeners: ((chunk: Buffer) => void)[] = [];
+  /**
+   * Output that arrived before anyone listened (openTty resizes the TTY before returning
+   * the stream, and the shell may redraw its prompt at once): handed to the first
+   * listener, so nothing between the history and the live stream is lost.
+   */
+  private early: Buffer[] | null = [];
   private closeListeners: ((info: TerminalCloseInfo) => void)[] = [];
   private closed = false;
   private readonly demux: DockerStreamDemuxer;
 
   constructor(private readonly o: Options) {
     this.demux = new DockerStreamDemuxer((kind, data) => {
-      if (kind === 'stdout') for (const l of this.dataListeners) l(data);
-      else o.logger.warn({ stderr: data.toString('utf8').slice(0, 500) }, 'terminal reader stderr');
+      if (kind !== 'stdout') {
+        o.logger.warn({ stderr: data.toString('utf8').slice(0, 500) }, 'terminal reader stderr');
+      } else if (this.early) {
+        this.early.push(Buffer.from(data));
+      } else {
+        for (const l of this.dataListeners) l(data);
+      }
     });
     o.output.on('data', (chunk: Buffer) => this.demux.push(chunk));
     o.output.on('end', () => this.ended('the sandbox terminal stream ended'));
@@ -43,6 +54,9 @@ export class DockerTerminalStream implements TerminalStream {
 
   onData(listener: (chunk: Buffer) => void): void {
     this.dataListeners.push(listener);
+    const early = this.early;
+    this.early = null;
+    for (const chunk of early ?? []) listener(chunk);
   }
 
   onClose(listener: (info: TerminalCloseInfo) => void): void {
