@@ -123,6 +123,7 @@ function ownerFolder(ownerId: string): string {
 export class DockerDriver implements SandboxDriver {
   readonly kind = 'docker' as const;
   readonly isolates = true;
+  readonly runsRoot = true;
   private readonly docker: Docker;
 
   constructor(private readonly options: DockerDriverOptions) {

@@ -120,6 +120,11 @@ export interface SandboxDriver {
   readonly kind: DriverKind;
   /** Whether this driver isolates the candidate from the host (the local driver does not). */
   readonly isolates: boolean;
+  /**
+   * Whether `exec` may run as root and a lab may add capabilities. False on Kubernetes,
+   * where the whole Pod runs as the candidate: labs with root setup steps cannot run there.
+   */
+  readonly runsRoot: boolean;
   /** Whether sandboxes are kept off the host and its networks by a firewall (GET /api/health). */
   readonly networkGuard?: { enabled: boolean; detail: string };
   /** Whether what a candidate writes is held to size-limited file systems (GET /api/health). */

@@ -145,6 +145,7 @@ async function directoryBytes(dir: string): Promise<number> {
 export class KubernetesDriver implements SandboxDriver {
   readonly kind = 'kubernetes' as const;
   readonly isolates = true;
+  readonly runsRoot = false;
   readonly networkGuard = {
     enabled: true,
     detail: 'a NetworkPolicy per session (no ingress; egress none or internet only), enforced where the cluster network plugin enforces NetworkPolicy',

@@ -58,6 +58,14 @@ export interface SessionLeases {
 
 type Listener = (event: SessionEvent) => void;
 
+/** What in a lab needs root in the sandbox (a root setup step, an added capability), or null. */
+export function rootNeedOf(lab: Lab): string | null {
+  const step = lab.setup.find((s) => s.user === 'root');
+  if (step) return `its setup step "${step.name ?? step.run.split('\n')[0]}" runs as root`;
+  if (lab.capabilities.length > 0) return `it adds the capabilities ${lab.capabilities.join(', ')}`;
+  return null;
+}
+
 const DEFAULT_SIZE: TermSize = { cols: 120, rows: 32 };
 
 /**
@@ -109,9 +117,13 @@ export class SessionService {
     this.now = deps.now ?? systemClock;
     // A pool for a lab that is not loaded would only fail over and over: said once, here.
     const known = new Set(deps.labs.list().map((l) => l.id));
-    const sizes = Object.fromEntries(Object.entries(deps.config.pools).filter(([id]) => known.has(id)));
-    for (const id of Object.keys(deps.config.pools).filter((i) => !known.has(i))) {
-      this.log.error({ lab: id }, `pools: no valid lab "${id}" is loaded; its warm pool is off`);
+    const sizes: Record<string, number> = {};
+    for (const [id, size] of Object.entries(deps.config.pools)) {
+      const lab = known.has(id) ? deps.labs.require(id) : undefined;
+      const rootNeed = lab && !deps.driver.runsRoot ? rootNeedOf(lab) : null;
+      if (!lab) this.log.error({ lab: id }, `pools: no valid lab "${id}" is loaded; its warm pool is off`);
+      else if (rootNeed) this.log.error({ lab: id }, `pools: lab ${id} cannot run on the ${deps.driver.kind} driver (${rootNeed}); its warm pool is off`);
+      else sizes[id] = size;
     }
     this.pool = new WarmPool<PooledSandbox>({
       sizes,
@@ -205,6 +217,13 @@ export class SessionService {
       throw new AppError(
         'DRIVER_UNSAFE',
         `the ${this.deps.driver.kind} driver does not isolate candidates; set OPSLAB_ALLOW_UNISOLATED=true to use it anyway`,
+      );
+    }
+    const rootNeed = rootNeedOf(lab);
+    if (rootNeed && !this.deps.driver.runsRoot) {
+      throw new AppError(
+        'LAB_INVALID',
+        `lab ${lab.id} cannot run on the ${this.deps.driver.kind} driver, which runs every sandbox process as the candidate: ${rootNeed}`,
       );
     }
     const live = await this.deps.store.sessions.countLive();

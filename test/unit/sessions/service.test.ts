@@ -40,6 +40,11 @@ class RefusingDriver extends LocalDriver {
   }
 }
 
+/** A driver that runs everything as the candidate, as on Kubernetes. */
+class CandidateOnlyDriver extends LocalDriver {
+  override readonly runsRoot = false;
+}
+
 /**
  * A driver whose engine can go away for a while, as a dockerd restarted with
  * live-restore does: every open terminal stream ends by itself and nothing answers,
@@ -129,6 +134,10 @@ async function harness(o: { allowUnisolated?: boolean; driver?: typeof LocalDriv
       '    user: candidate',
       ...labYamlLines('history').slice(5),
     ].join('\n')}\n`,
+  });
+  // A lab whose setup runs as root (the default): not on drivers without root.
+  writeLab(labsDir, 'rooted', {
+    'lab.yaml': `${[...labYamlLines('rooted').slice(0, 5), 'setup:', '  - run: echo needs-root', ...labYamlLines('rooted').slice(5)].join('\n')}\n`,
   });
   // A starter with a FIFO in it: fs.cp refuses to copy one, so the starter cannot be built.
   const fifoLab = writeLab(labsDir, 'fifo', { 'starter/README.md': 'fifo\n' });
@@ -287,6 +296,16 @@ describe('SessionService with the local driver', () => {
     await expectAppError(h.create('no-such-lab'), 'NOT_FOUND');
     await expectAppError(h.create('broken'), 'LAB_INVALID');
     expect(await h.service.list()).toEqual([]);
+  });
+
+  it('refuses a lab with root setup steps on a driver that runs everything as the candidate (LAB_INVALID), before creating anything', async () => {
+    const h = await harness({ driver: CandidateOnlyDriver });
+    const e = await expectAppError(h.create('rooted'), 'LAB_INVALID');
+    expect(e.message).toBe('lab rooted cannot run on the local driver, which runs every sandbox process as the candidate: its setup step "echo needs-root" runs as root');
+    expect(await h.service.list()).toEqual([]);
+    expect(await h.driver.list()).toEqual([]);
+    // Labs that need nothing of root still run there.
+    expect((await h.create('history')).state).toBe('starting');
   });
 
   it('refuses the local driver unless unisolated drivers are allowed (DRIVER_UNSAFE)', async () => {
