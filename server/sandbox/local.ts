@@ -87,7 +87,7 @@ const SESSION_ID_RE = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$/;
 export class LocalDriver implements SandboxDriver {
   readonly kind = 'local' as const;
   readonly isolates = false;
-  readonly runsRoot = true;
+  readonly runsRoot: boolean = true;
 
   private readonly rootDir: string;
   private readonly ownerId: string;

@@ -123,8 +123,16 @@ describe('a candidate who prints without end', () => {
         await term.waitFor('still-here-77', 15_000);
         expect(term.strayLines, 'lines that are not "y" in the flood').toBe(0);
 
-        // A picture is due 2 s after the last output, then a 1 s flush; the log is trimmed once a second.
-        await new Promise((r) => setTimeout(r, 3500));
+        // A picture is due 2 s after the last output, then a 1 s flush; the log is trimmed
+        // once a second. Waited for, not slept on: a loaded machine takes longer.
+        const sessionId = session.id;
+        await expect
+          .poll(async () => {
+            const pictures = (await recordingOf(server, sessionId)).events.filter((e) => e[1] === 'o' && e[2].startsWith('\x1b[H\x1b[2J'));
+            return stripAnsi(pictures.at(-1)?.[2] ?? '');
+          }, { timeout: 30_000, interval: 500 })
+          .toContain('still-here-77');
+        await expect.poll(() => onDisk(), { timeout: 15_000, interval: 500 }).toBeLessThanOrEqual(TTY_LOG_KEEP_BYTES + 2 * MB);
 
         // The sandbox's output log: its length counts every byte, its blocks on disk only
         // what the server has not read yet and the last part (all read by now).
