@@ -54,6 +54,8 @@ export interface SessionServiceDeps {
 export interface SessionLeases {
   claimWith(leases: Store['leases'], sessionId: string): Promise<boolean>;
   release(sessionId: string): Promise<void>;
+  /** Whether this replica serves the session now. */
+  holds(sessionId: string): boolean;
 }
 
 type Listener = (event: SessionEvent) => void;
@@ -618,6 +620,9 @@ export class SessionService {
   async expireDue(): Promise<void> {
     const now = this.now().getTime();
     for (const s of await this.deps.store.sessions.listLive()) {
+      // The replica serving the session ends it, so its viewers hear why; a session no
+      // live replica serves is taken over first (lease keeper), then expired.
+      if (this.deps.leases && !this.deps.leases.holds(s.id)) continue;
       if (s.expiresAt && s.expiresAt.getTime() <= now) {
         this.log.info({ sessionId: s.id }, 'session time is up');
         await this.finish(s.id, 'expired');

@@ -22,7 +22,7 @@ import type {
   TtyAttachment,
 } from '../../../server/sandbox/driver.js';
 import { LocalDriver } from '../../../server/sandbox/local.js';
-import { SessionService } from '../../../server/sessions/service.js';
+import { SessionService, type SessionLeases } from '../../../server/sessions/service.js';
 import { isLive } from '../../../server/sessions/state.js';
 import type { SessionEvent } from '../../../server/store/events-repo.js';
 import type { Session } from '../../../server/store/sessions-repo.js';
@@ -118,7 +118,7 @@ afterEach(async () => {
   for (const fn of cleanups.splice(0).reverse()) await fn();
 });
 
-async function harness(o: { allowUnisolated?: boolean; driver?: typeof LocalDriver; engineWaitMs?: number } = {}): Promise<Harness> {
+async function harness(o: { allowUnisolated?: boolean; driver?: typeof LocalDriver; engineWaitMs?: number; leases?: SessionLeases } = {}): Promise<Harness> {
   const dir = mkdtempSync(path.join(tmpdir(), 'opslab-sessions-'));
   const dataDir = path.join(dir, 'data');
   const labsDir = path.join(dir, 'labs');
@@ -161,7 +161,16 @@ async function harness(o: { allowUnisolated?: boolean; driver?: typeof LocalDriv
     return d;
   };
   const newService = (driver: LocalDriver) => {
-    const s = new SessionService({ config, store, driver, labs, logger, now: clock, ...(o.engineWaitMs ? { engineWaitMs: o.engineWaitMs } : {}) });
+    const s = new SessionService({
+      config,
+      store,
+      driver,
+      labs,
+      logger,
+      now: clock,
+      ...(o.engineWaitMs ? { engineWaitMs: o.engineWaitMs } : {}),
+      ...(o.leases ? { leases: o.leases } : {}),
+    });
     services.push(s);
     return s;
   };
@@ -289,6 +298,32 @@ describe('SessionService with the local driver', () => {
     expect(await h.driver.list({ sessionId: short.id })).toEqual([]);
     expect((await h.service.get(long.id))?.state).toBe('ready');
     expect(await h.driver.list({ sessionId: long.id })).toMatchObject([{ running: true }]);
+  });
+
+  it('with replicas, expires only the sessions this replica serves (the holder tells its viewers why)', async () => {
+    const held = new Set<string>();
+    const leases: SessionLeases = {
+      claimWith: async (repo, id) => {
+        held.add(id);
+        return (await repo.acquire(id, 'this-replica', 'http://127.0.0.1:1', 60 * MINUTE)) !== null;
+      },
+      release: async (id) => void held.delete(id),
+      holds: (id) => held.has(id),
+    };
+    const h = await harness({ leases });
+    const s = await h.create();
+    expect((await settled(h.service, s.id)).state).toBe('ready');
+    expect((await h.store.leases.get(s.id))?.replicaId).toBe('this-replica');
+
+    held.delete(s.id); // another replica serves it now
+    h.clock.advance(15 * MINUTE);
+    await h.service.expireDue();
+    expect((await h.service.get(s.id))?.state).toBe('ready');
+
+    held.add(s.id);
+    await h.service.expireDue();
+    expect((await h.service.get(s.id))?.state).toBe('expired');
+    expect(held.has(s.id)).toBe(false); // released once over
   });
 
   it('refuses an unknown lab (NOT_FOUND) and a broken one (LAB_INVALID) without creating anything', async () => {
