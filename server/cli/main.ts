@@ -7,6 +7,7 @@ import { Command, Option } from 'commander';
 import { loadConfig, type Config } from '../config.js';
 import { describeError, isAppError } from '../errors.js';
 import { resolveLabImage } from '../labs/images.js';
+import { rootNeedOf } from '../labs/root-need.js';
 import { labJsonSchema } from '../labs/json-schema.js';
 import { testLab } from '../labs/lab-test.js';
 import { scaffoldLab } from '../labs/scaffold.js';
@@ -89,7 +90,7 @@ function labValidate(dirs: string[]): void {
   if (bad > 0) process.exitCode = 1;
 }
 
-async function labTest(dirs: string[], options: { keep?: boolean; driver: 'docker' | 'local' }): Promise<void> {
+async function labTest(dirs: string[], options: { keep?: boolean; driver: 'docker' | 'kubernetes' | 'local' }): Promise<void> {
   const cfg = config();
   const logger = createLogger({ logLevel: cfg.logLevel === 'info' ? 'warn' : cfg.logLevel });
   const targets = dirs.length ? dirs.map((d) => path.resolve(d)) : [...loadLabs(cfg.labsDir).labs.values()].map((l) => l.dir);
@@ -106,6 +107,12 @@ async function labTest(dirs: string[], options: { keep?: boolean; driver: 'docke
       continue;
     }
     process.stdout.write(`\nlab ${lab.id} (${lab.checks.length} checks, image ${lab.image})\n`);
+    const rootNeed = driver.runsRoot ? null : rootNeedOf(lab);
+    if (rootNeed) {
+      failed++;
+      process.stdout.write(`  FAIL  cannot run on the ${driver.kind} driver, which runs every sandbox process as the candidate: ${rootNeed}\n`);
+      continue;
+    }
     const image = await resolveLabImage(lab, cfg);
     const results = await testLab(lab, {
       driver,
@@ -156,7 +163,7 @@ lab
   .command('test [dirs...]')
   .description('prove labs: the starter fails, the solution gets full marks, each case its declared score')
   .option('--keep', 'leave the sandboxes running to poke at')
-  .addOption(new Option('--driver <kind>', 'where sandboxes run').choices(['docker', 'local']).default('docker'))
+  .addOption(new Option('--driver <kind>', 'where sandboxes run').choices(['docker', 'kubernetes', 'local']).default('docker'))
   .action(labTest);
 
 program.parseAsync(process.argv).catch((e: unknown) => {

@@ -11,6 +11,7 @@ import { AppError, describeError } from '../errors.js';
 import type { LabCatalog } from '../labs/catalog.js';
 import { graderDirOf, resolveLabImage } from '../labs/images.js';
 import type { Lab } from '../labs/loader.js';
+import { rootNeedOf } from '../labs/root-need.js';
 import type { SandboxDriver, SandboxInfo, SandboxRef, SandboxSpec, TermSize } from '../sandbox/driver.js';
 import { generateToken, hashToken } from '../auth/tokens.js';
 import { systemClock, type Clock } from '../store/clock.js';
@@ -59,14 +60,6 @@ export interface SessionLeases {
 }
 
 type Listener = (event: SessionEvent) => void;
-
-/** What in a lab needs root in the sandbox (a root setup step, an added capability), or null. */
-export function rootNeedOf(lab: Lab): string | null {
-  const step = lab.setup.find((s) => s.user === 'root');
-  if (step) return `its setup step "${step.name ?? step.run.split('\n')[0]}" runs as root`;
-  if (lab.capabilities.length > 0) return `it adds the capabilities ${lab.capabilities.join(', ')}`;
-  return null;
-}
 
 const DEFAULT_SIZE: TermSize = { cols: 120, rows: 32 };
 
