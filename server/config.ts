@@ -114,6 +114,8 @@ const RawConfigSchema = z
           .string({ error: 'expected an IPv4 CIDR' })
           .regex(/^(\d{1,3}\.){3}\d{1,3}\/(8|9|1\d|2[0-4])$/, { error: 'expected an IPv4 CIDR from /8 to /24, like 172.16.0.0/16' })
           .default('172.16.0.0/16'),
+        // How often the Docker driver checks that its firewall rules are still there.
+        networkGuardCheckSeconds: intIn(1, 3_600).default(10),
         // driver.kind kubernetes: where and how sandbox Pods run.
         kubernetes: z
           .strictObject({
@@ -279,6 +281,7 @@ export const ENV_VARS: readonly EnvVar[] = [
   { name: 'OPSLAB_DOCKER_SOCKET', path: 'driver.dockerSocket', kind: 'string' },
   { name: 'OPSLAB_BASE_IMAGE', path: 'driver.baseImage', kind: 'string' },
   { name: 'OPSLAB_DOCKER_SUBNET_POOL', path: 'driver.subnetPool', kind: 'string' },
+  { name: 'OPSLAB_NETWORK_GUARD_CHECK_SECONDS', path: 'driver.networkGuardCheckSeconds', kind: 'int' },
   // kubectl's variable first, so that OPSLAB_K8S_KUBECONFIG (later in this table) wins over it.
   { name: 'KUBECONFIG', path: 'driver.kubernetes.kubeconfig', kind: 'string' },
   { name: 'OPSLAB_K8S_KUBECONFIG', path: 'driver.kubernetes.kubeconfig', kind: 'string' },

@@ -14,7 +14,9 @@
  *
  * Applied with iptables (Debian's docker.io depends on it) when the server starts, each
  * rule only if it is missing, under a lock so two servers starting at once do not add it
- * twice. Rules in INPUT and DOCKER-USER survive a dockerd restart. Needs root and a local
+ * twice, and checked again every few seconds after that: a program that rewrites the
+ * host's filter table (a firewall reload, kube-router's iptables-save/-restore) can drop
+ * rules it did not write, and they are put back (logged as an error). Rules in INPUT and DOCKER-USER survive a dockerd restart. Needs root and a local
  * engine; otherwise the guard is reported off (GET /api/health) and logged as an error.
  */
 import { execFile } from 'node:child_process';
@@ -31,6 +33,8 @@ export interface NetworkGuardStatus {
   enabled: boolean;
   /** What is guarded, or why the guard is off. */
   detail: string;
+  /** How many rules were missing and added by this call. */
+  added?: number;
 }
 
 export function guardRules(pool: string): { chain: string; rule: string[] }[] {
@@ -61,12 +65,16 @@ export async function applyNetworkGuard(pool: string, options: { localEngine: bo
   const script = guardRules(pool)
     .map(({ chain, rule }) => {
       const r = rule.map(shellQuote).join(' ');
-      return `iptables -w 10 -C ${chain} ${r} 2>/dev/null || iptables -w 10 -I ${chain} 1 ${r} || exit 1`;
+      return `if ! iptables -w 10 -C ${chain} ${r} 2>/dev/null; then iptables -w 10 -I ${chain} 1 ${r}; echo added; fi`;
     })
     .join('\n');
   try {
-    await run('flock', ['-w', '30', LOCK_FILE, 'sh', '-ec', script], { timeout: 60_000 });
-    return { enabled: true, detail: `sandboxes in ${pool} cannot reach the host, link-local addresses (cloud metadata) or private networks` };
+    const { stdout } = await run('flock', ['-w', '30', LOCK_FILE, 'sh', '-ec', script], { timeout: 60_000 });
+    return {
+      enabled: true,
+      detail: `sandboxes in ${pool} cannot reach the host, link-local addresses (cloud metadata) or private networks`,
+      added: stdout.split('\n').filter((l) => l === 'added').length,
+    };
   } catch (e) {
     const err = e as { stderr?: string; message?: string };
     return { enabled: false, detail: `could not add the firewall rules: ${(err.stderr || err.message || String(e)).trim().slice(0, 500)}` };

@@ -151,6 +151,34 @@ export class DockerDriver implements SandboxDriver {
   }
 
   /**
+   * Checks the guard's rules every `intervalMs` and puts back any that another program
+   * removed (see docker-network-guard.ts). Only while the guard is on; the timer does
+   * not keep the process alive.
+   */
+  watchNetworkGuard(intervalMs = 10_000): void {
+    if (!this.networkGuard.enabled) return;
+    let checking = false;
+    const timer = setInterval(() => {
+      if (checking) return;
+      checking = true;
+      void this.applyNetworkGuard()
+        .then((status) => {
+          if (!status.enabled) this.options.logger.error({ networkGuard: status }, `sandbox network guard is off: ${status.detail}`);
+          else if (status.added) {
+            this.options.logger.error(
+              { restored: status.added },
+              `the sandbox network guard had lost ${status.added} firewall rule(s) (another program rewrote the host's firewall); put back`,
+            );
+          }
+        })
+        .finally(() => {
+          checking = false;
+        });
+    }, intervalMs);
+    timer.unref();
+  }
+
+  /**
    * Checks that size-limited disks work here (root, a local engine, e2fsprogs, loop
    * devices: see docker-disk.ts) and turns them on for the sandboxes created from now.
    */

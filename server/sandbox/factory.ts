@@ -37,6 +37,7 @@ export async function createDriver(config: Config, o: { ownerId: string; logger:
   await driver.ping();
   await driver.applyNetworkGuard();
   if (!driver.networkGuard.enabled) o.logger.error({ networkGuard: driver.networkGuard }, `sandbox network guard is off: ${driver.networkGuard.detail}`);
+  driver.watchNetworkGuard(config.driver.networkGuardCheckSeconds * 1000);
   await driver.applyDiskLimits();
   if (!driver.diskLimit.enabled) o.logger.error({ diskLimit: driver.diskLimit }, `sandbox disk limits are off: ${driver.diskLimit.detail}`);
   if (!(await driver.imageExists(config.driver.baseImage))) {

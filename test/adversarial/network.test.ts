@@ -13,6 +13,7 @@ import { afterAll, beforeAll, describe, expect } from 'vitest';
 import { REPO_ROOT, ServerProcess } from '../helpers/server-process.js';
 import { createSession, waitForState, type CreatedSession } from '../helpers/session-flow.js';
 import { attack } from './row.js';
+import { guardRules } from '../../server/sandbox/docker-network-guard.js';
 
 const lab = (id: string, network: string, extra = '') => `id: ${id}
 title: ${id}
@@ -61,7 +62,7 @@ describe('network isolation', () => {
       await fs.promises.writeFile(path.join(labsDir, id, 'starter', 'README.md'), `${id}\n`);
     }
     // Every address, like the default OPSLAB_HOST: the firewall, not the bind address, must keep sandboxes out.
-    server = await ServerProcess.start({ OPSLAB_LABS_DIR: labsDir, OPSLAB_HOST: '0.0.0.0' });
+    server = await ServerProcess.start({ OPSLAB_LABS_DIR: labsDir, OPSLAB_HOST: '0.0.0.0', OPSLAB_NETWORK_GUARD_CHECK_SECONDS: '1' });
     for (const id of ['probe', 'neighbour', 'online']) sessions[id] = await createSession(server, id);
     for (const s of Object.values(sessions)) await waitForState(server, s.id, 'ready', 120_000);
     hostAddress = execFileSync('hostname', ['-I'], { encoding: 'utf8' }).trim().split(/\s+/)[0] ?? '';
@@ -155,4 +156,30 @@ describe('network isolation', () => {
     expect(h.body.networkGuard.enabled, h.body.networkGuard.detail).toBe(true);
     return h.body.networkGuard.detail;
   });
+
+  attack(
+    'network',
+    "another program drops one of the guard's firewall rules (as a firewall reload, or kube-router's iptables-save/-restore, can)",
+    'the rule is back within seconds, and the server logs it as an error',
+    async () => {
+      // The least exposed rule (the CGNAT range), so the few seconds without it risk nothing.
+      const cgnat = guardRules('172.16.0.0/16').find((r) => r.rule.includes('100.64.0.0/10'));
+      if (!cgnat) throw new Error('no guard rule for 100.64.0.0/10');
+      const present = () => {
+        try {
+          execFileSync('iptables', ['-w', '10', '-C', cgnat.chain, ...cgnat.rule], { stdio: 'ignore' });
+          return true;
+        } catch {
+          return false;
+        }
+      };
+      expect(present()).toBe(true);
+      execFileSync('iptables', ['-w', '10', '-D', cgnat.chain, ...cgnat.rule]);
+      const dropped = Date.now();
+      await expect.poll(present, { timeout: 15_000, interval: 200 }).toBe(true);
+      const after = Date.now() - dropped;
+      await expect.poll(() => server.log.join(''), { timeout: 5_000 }).toContain('the sandbox network guard had lost 1 firewall rule(s)');
+      return `put back after ${(after / 1000).toFixed(1)} s (checked every 1 s here, 10 s by default); logged as an error`;
+    },
+  );
 });

@@ -40,6 +40,7 @@ describe('loadConfig', () => {
       allowUnisolated: false,
       baseImage: 'opslab/base:bookworm',
       subnetPool: '172.16.0.0/16',
+      networkGuardCheckSeconds: 10,
       kubernetes: { namespace: 'opslab-sandboxes', imagePullPolicy: 'IfNotPresent', egressBlockedCidrs: [] },
     });
     expect(config.sessions).toEqual({
@@ -68,6 +69,7 @@ describe('loadConfig', () => {
         OPSLAB_DOCKER_SOCKET: '/run/docker.sock',
         OPSLAB_BASE_IMAGE: 'me/base:1',
         OPSLAB_DOCKER_SUBNET_POOL: '10.250.0.0/20',
+        OPSLAB_NETWORK_GUARD_CHECK_SECONDS: '3',
         OPSLAB_SESSION_DEFAULT_MINUTES: '30',
         OPSLAB_SESSION_MAX_MINUTES: '90',
         OPSLAB_READY_TIMEOUT_SECONDS: '60',
@@ -96,6 +98,7 @@ describe('loadConfig', () => {
     expect(config.adminToken).toBe('x'.repeat(24));
     expect(config.driver).toEqual({
       kind: 'local', allowUnisolated: true, dockerSocket: '/run/docker.sock', baseImage: 'me/base:1', subnetPool: '10.250.0.0/20',
+      networkGuardCheckSeconds: 3,
       kubernetes: { namespace: 'opslab-sandboxes', imagePullPolicy: 'IfNotPresent', egressBlockedCidrs: [] },
     });
     expect(config.sessions).toEqual({
