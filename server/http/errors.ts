@@ -24,7 +24,12 @@ function fromBodyParser(err: unknown): AppError | null {
 
 export function errorHandler(logger: Logger): ErrorRequestHandler {
   return (err: unknown, req, res, _next) => {
-    const appError = isAppError(err) ? err : fromBodyParser(err);
+    const appError = isAppError(err)
+      ? err
+      : err instanceof URIError
+        ? // The router could not decode a path parameter (a malformed %-escape).
+          new AppError('BAD_REQUEST', 'the path has a malformed %-escape')
+        : fromBodyParser(err);
     if (appError) {
       res.status(appError.status).json(errorBody(appError));
       return;

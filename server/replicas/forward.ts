@@ -43,7 +43,12 @@ export interface ForwardDeps {
 
 export function sessionIdOfPath(url: string | undefined): string | null {
   const m = SESSION_PATH.exec(url ?? '');
-  return m?.[1] ? decodeURIComponent(m[1]) : null;
+  if (!m?.[1]) return null;
+  try {
+    return decodeURIComponent(m[1]);
+  } catch {
+    return null; // malformed escapes: no session of ours; the routes answer 404
+  }
 }
 
 /** Connection-scoped headers a pass-through must not copy (RFC 9110 §7.6.1). */

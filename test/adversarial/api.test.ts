@@ -159,4 +159,16 @@ describe('attacks on the API', () => {
     }
     return `${paths.length} paths, all 404`;
   });
+
+  attack('api', 'malformed %-escapes in a session path (%E0%A4%A, a lone %)', '400 BAD_REQUEST naming the problem, nothing logged as a server error', async () => {
+    const paths = ['/api/sessions/%E0%A4%A/report', `/api/sessions/${mine.id}%/recording`, '/api/labs/%zz'];
+    const before = server.log.join('').split('unhandled error').length;
+    for (const p of paths) {
+      const r = await server.api<ErrorBody>('GET', p);
+      expect(r.status, p).toBe(400);
+      expect(r.body.error, p).toEqual({ code: 'BAD_REQUEST', message: 'the path has a malformed %-escape' });
+    }
+    expect(server.log.join('').split('unhandled error').length).toBe(before);
+    return `${paths.length} paths, all 400 BAD_REQUEST`;
+  });
 });

@@ -80,6 +80,7 @@ describe('forwarding to the replica that holds a session', () => {
     expect(sessionIdOfPath('/api/sessions')).toBeNull();
     expect(sessionIdOfPath('/api/sessions?state=ready')).toBeNull();
     expect(sessionIdOfPath('/api/labs/abc')).toBeNull();
+    expect(sessionIdOfPath('/api/sessions/%E0%A4%A/report')).toBeNull();
   });
 
   it('passes a request with its body and credentials through to the holder, and its answer back', async () => {
