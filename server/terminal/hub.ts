@@ -92,6 +92,12 @@ export class TerminalHub {
   private sharedSnapshot: Promise<Buffer> | undefined;
   /** The next screen picture for a capped recording, while one is due. */
   private pictureTimer: NodeJS.Timeout | undefined;
+  /**
+   * Output arrived after the due picture was taken (while the screen was still parsing its
+   * backlog): another picture is due once that one is written, or the replay would show a
+   * stale screen until the session closes.
+   */
+  private pictureAgain = false;
 
   static async start(options: TerminalHubOptions): Promise<TerminalHub> {
     const limits = { ...DEFAULT_HUB_LIMITS, ...options.limits };
@@ -287,12 +293,19 @@ export class TerminalHub {
    * shows what the candidate saw.
    */
   private schedulePicture(): void {
-    if (this.pictureTimer || this.closing) return;
+    if (this.closing) return;
+    if (this.pictureTimer) {
+      this.pictureAgain = true;
+      return;
+    }
     this.pictureTimer = setTimeout(() => {
+      // The snapshot holds every byte written until now, whenever the parser gets to it.
+      this.pictureAgain = false;
       this.screen.snapshot({ scrollback: 0 }).then(
         (text) => {
           this.pictureTimer = undefined;
           this.recorder.writeScreen(text);
+          if (this.pictureAgain) this.schedulePicture();
         },
         () => {
           this.pictureTimer = undefined; // disposed: the hub is closing

@@ -195,6 +195,29 @@ describe('TerminalHub', () => {
     expect(pictures.at(-1)![2]).toContain('the last words');
   });
 
+  it('takes another picture for output that arrived while the last one waited for the parser', async () => {
+    fx = await startHub({ size: SIZE, recordingMaxBytes: 8_000, screenPictureMs: 50 });
+    // A screen slow to parse its backlog, as under load after a flood.
+    const screen = (fx.hub as unknown as { screen: { snapshot: (o?: { scrollback?: number }) => Promise<string> } }).screen;
+    const snapshot = screen.snapshot.bind(screen);
+    screen.snapshot = async (o) => {
+      const text = await snapshot(o);
+      await sleep(300);
+      return text;
+    };
+    fx.stream.emit(numberedLines(0, 1000)); // past the cap: a picture is due in 50 ms
+    await sleep(120); // it was taken, and waits
+    fx.stream.emit('the last words\r\n');
+    // Without closing the session: the recording catches up by itself.
+    const recording = fx.recordingPath;
+    await expect
+      .poll(async () => {
+        const cast = await readCast(recording);
+        return cast.events.filter((e) => e[1] === 'o' && e[2].startsWith('\x1b[H\x1b[2J')).at(-1)?.[2] ?? '';
+      }, { timeout: 5_000, interval: 100 })
+      .toContain('the last words');
+  });
+
   it('records a gap honestly when the shell history no longer reaches the recorded offset', async () => {
     fx = await startHub({ size: SIZE });
     fx.stream.emit('early\r\n');
