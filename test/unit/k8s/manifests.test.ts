@@ -12,6 +12,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
+import { ENV_VARS } from '../../../server/config.js';
 import {
   availabilityProblems,
   databaseSecretProblems,
@@ -94,6 +95,14 @@ describe.each(KUSTOMIZATIONS)('k8s/%s', (dir) => {
 
   it('runs the server non-root, read-only, with no capabilities, RuntimeDefault seccomp and resources', () => {
     expect(podSecurityProblems(objectsOf(dir))).toEqual([]);
+  });
+
+  it('gives the server only settings it knows (a misspelled OPSLAB_* name would be ignored with a warning)', () => {
+    const { container } = server(objectsOf(dir));
+    const known = new Set(ENV_VARS.map((v) => v.name));
+    const names = (container.raw.env as { name: string }[] | undefined ?? []).map((e) => e.name).filter((n) => n.startsWith('OPSLAB_'));
+    expect(names.length).toBeGreaterThan(5);
+    expect(names.filter((n) => !known.has(n))).toEqual([]);
   });
 
   it('runs two replicas on different nodes, rolls without dropping one, and tells each its pod address', () => {
