@@ -21,6 +21,7 @@ export interface LeaseStore {
   release(sessionId: string, replicaId: string): Promise<boolean>;
   releaseAll(replicaId: string): Promise<number>;
   get(sessionId: string): Promise<Lease | null>;
+  listUnexpired(): Promise<Lease[]>;
 }
 
 /** What the keeper asks of the session service. */
@@ -160,11 +161,12 @@ export class LeaseKeeper {
       for (const id of [...this.held]) {
         if (!liveSet.has(id) && !this.adopting.has(id) && !fresh(id)) await this.release(id);
       }
+      // One query for every replica's live leases, not one per session each heartbeat.
+      const heldElsewhere = new Set(
+        (await this.o.leases.listUnexpired()).filter((l) => l.replicaId !== this.o.replicaId).map((l) => l.sessionId),
+      );
       for (const id of live) {
-        if (this.held.has(id)) continue;
-        const lease = await this.o.leases.get(id);
-        if (lease && lease.replicaId !== this.o.replicaId && lease.expiresAt.getTime() > this.now()) continue;
-        await this.takeOver(id);
+        if (!this.held.has(id) && !heldElsewhere.has(id)) await this.takeOver(id);
       }
     })().finally(() => {
       this.ticking = null;

@@ -42,6 +42,7 @@ import {
   limitsFor,
   normalizeCapabilities,
   scratchMounts,
+  parseTtyHistory,
   ttyHistoryScript,
   ttyReaderScript,
   workspaceInitScript,
@@ -445,17 +446,7 @@ export class DockerDriver implements SandboxDriver {
       timeoutMs: 30_000,
       maxOutputBytes: MAX_TTY_HISTORY + 64,
     });
-    const newline = r.stdout.indexOf(0x0a);
-    const head = /^(\d+) (\d+)$/.exec(r.stdout.subarray(0, Math.max(0, newline)).toString('latin1'));
-    if (r.exitCode !== 0 || !head) {
-      throw new AppError('SANDBOX_FAILED', `cannot read the shell's output log: ${r.stderr.toString('utf8').slice(0, 300)}`);
-    }
-    const total = Number(head[1]);
-    const data = r.stdout.subarray(newline + 1);
-    if (data.length !== Number(head[2])) {
-      throw new AppError('SANDBOX_FAILED', `short read of the shell's output log (${data.length} of ${head[2]} bytes)`);
-    }
-    return { offset: total - data.length, data: Buffer.from(data) };
+    return parseTtyHistory(r);
   }
 
   exec(ref: SandboxRef, cmd: string[], options: ExecOptions = {}): Promise<ExecResult> {

@@ -3,6 +3,7 @@
  * can be read and unit-tested in one place and shared by every driver.
  */
 import { CANDIDATE_UID, WORKSPACE_PATH, type SandboxSpec } from './driver.js';
+import { AppError } from '../errors.js';
 
 export const GRADER_UID = 1001;
 /** The candidate's home directory in sandbox images (labs/_images/base). */
@@ -117,6 +118,24 @@ export function ttyHistoryScript(maxBytes: number): string {
     `if [ $k -gt ${maxBytes} ]; then k=${maxBytes}; fi; printf '%d %d\n' $c $k; ` +
     `tail -c +$((h+1+c-k)) ${TTY_LOG} | head -c $k`
   );
+}
+
+/**
+ * The history `ttyHistoryScript` printed, as the absolute offset of its first byte and
+ * the bytes; SANDBOX_FAILED when the script failed or its output is cut short.
+ */
+export function parseTtyHistory(r: { exitCode: number; stdout: Buffer; stderr: Buffer }): { offset: number; data: Buffer } {
+  const newline = r.stdout.indexOf(0x0a);
+  const head = /^(\d+) (\d+)$/.exec(r.stdout.subarray(0, Math.max(0, newline)).toString('latin1'));
+  if (r.exitCode !== 0 || !head) {
+    throw new AppError('SANDBOX_FAILED', `cannot read the shell's output log: ${r.stderr.toString('utf8').slice(0, 300)}`);
+  }
+  const total = Number(head[1]);
+  const data = r.stdout.subarray(newline + 1);
+  if (data.length !== Number(head[2])) {
+    throw new AppError('SANDBOX_FAILED', `short read of the shell's output log (${data.length} of ${head[2]} bytes)`);
+  }
+  return { offset: total - data.length, data: Buffer.from(data) };
 }
 
 /** Follows the output log from output offset `from`, as the named reader process. */

@@ -31,7 +31,7 @@ import {
   type TermSize,
   type TtyAttachment,
 } from './driver.js';
-import { normalizeCapabilities, TTY_READER_NAME, ttyHistoryScript, ttyReaderScript } from './hardening.js';
+import { normalizeCapabilities, parseTtyHistory, TTY_READER_NAME, ttyHistoryScript, ttyReaderScript } from './hardening.js';
 import {
   CHANNEL_PROTOCOLS,
   ChannelSocket,
@@ -483,17 +483,7 @@ export class KubernetesDriver implements SandboxDriver {
       timeoutMs: 30_000,
       maxOutputBytes: MAX_TTY_HISTORY + 64,
     });
-    const newline = r.stdout.indexOf(0x0a);
-    const head = /^(\d+) (\d+)$/.exec(r.stdout.subarray(0, Math.max(0, newline)).toString('latin1'));
-    if (r.exitCode !== 0 || !head) {
-      throw new AppError('SANDBOX_FAILED', `cannot read the shell's output log: ${r.stderr.toString('utf8').slice(0, 300)}`);
-    }
-    const total = Number(head[1]);
-    const data = r.stdout.subarray(newline + 1);
-    if (data.length !== Number(head[2])) {
-      throw new AppError('SANDBOX_FAILED', `short read of the shell's output log (${data.length} of ${head[2]} bytes)`);
-    }
-    return { offset: total - data.length, data: Buffer.from(data) };
+    return parseTtyHistory(r);
   }
 
   /**

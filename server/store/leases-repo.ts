@@ -99,6 +99,12 @@ export class LeasesRepo {
     return rows.map(toLease);
   }
 
+  /** Every unexpired lease, whoever holds it (one query for a heartbeat's takeover pass). */
+  async listUnexpired(): Promise<Lease[]> {
+    const rows = await this.sql.all<LeaseRow>('SELECT * FROM terminal_leases WHERE expires_at > ? ORDER BY session_id', [this.now().getTime()]);
+    return rows.map(toLease);
+  }
+
   /** Leases that have expired (their holder stopped renewing): candidates for takeover, oldest expiry first. */
   async listExpired(): Promise<Lease[]> {
     const rows = await this.sql.all<LeaseRow>('SELECT * FROM terminal_leases WHERE expires_at <= ? ORDER BY expires_at, session_id', [
